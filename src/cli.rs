@@ -1,0 +1,201 @@
+//! Flag spelling, help text and conflicts, as clap derive structs — nothing else.
+//!
+//! These types go no further than `config`, which turns them into a validated `Config`.
+//! Secrets never arrive here: there is no flag that takes a secret value, because argv is
+//! visible to every local user (`ps`, `/proc/PID/cmdline`). Secret *sources* (stdin, a file)
+//! are flags; the secret's value is read by `credential`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  anything else (e.g. cannot write the output)
+  2  usage or configuration error
+  3  credential or authentication error (a local check, or Entra refused)
+  4  Graph refused the request (401, 403, 404, 400)
+  5  network, TLS or server failure";
+
+/// graphd: get an app-only token from Microsoft Entra ID and call Microsoft Graph.
+#[derive(Debug, Parser)]
+#[command(
+    name = "graphd",
+    version,
+    about,
+    long_about = "graphd gets an app-only access token from Microsoft Entra ID (OAuth 2.0 client \
+credentials) and calls Microsoft Graph with it. Secrets are never taken from argv, never \
+logged and never written in plain text.",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after the subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Directory (tenant) ID or verified domain; not common/organizations/consumers
+    #[arg(long, env = "AZURE_TENANT_ID", global = true, value_name = "TENANT")]
+    pub tenant: Option<String>,
+
+    /// Application (client) ID of the app registration
+    #[arg(long, env = "AZURE_CLIENT_ID", global = true, value_name = "GUID")]
+    pub client_id: Option<String>,
+
+    /// Entra authority host (https only)
+    #[arg(
+        long,
+        env = "AZURE_AUTHORITY_HOST",
+        global = true,
+        value_name = "URL",
+        default_value = "https://login.microsoftonline.com"
+    )]
+    pub authority_host: String,
+
+    /// Microsoft Graph endpoint (https only); the token scope is this + "/.default"
+    #[arg(
+        long,
+        env = "GRAPHD_GRAPH_ENDPOINT",
+        global = true,
+        value_name = "URL",
+        default_value = "https://graph.microsoft.com"
+    )]
+    pub graph_endpoint: String,
+
+    /// Extra trusted root certificates (PEM), added to the system's
+    #[arg(long, env = "GRAPHD_CA_BUNDLE", global = true, value_name = "PEM")]
+    pub ca_bundle: Option<PathBuf>,
+
+    /// Read the client secret from standard input [or env: AZURE_CLIENT_SECRET]
+    #[arg(long, global = true, help_heading = "Credentials")]
+    pub secret_stdin: bool,
+
+    /// Read the client secret from a file (first line) [or env: AZURE_CLIENT_SECRET]
+    #[arg(long, global = true, value_name = "PATH", help_heading = "Credentials")]
+    pub secret_file: Option<PathBuf>,
+
+    /// PEM certificate registered on the app; alone, a PEM holding certificate and key
+    /// [env: AZURE_CLIENT_CERTIFICATE_PATH]
+    #[arg(long, global = true, value_name = "PATH", help_heading = "Credentials")]
+    pub cert: Option<PathBuf>,
+
+    /// PEM private key of --cert (PKCS#1 or PKCS#8, RSA >= 2048 bits)
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        requires = "cert",
+        help_heading = "Credentials"
+    )]
+    pub key: Option<PathBuf>,
+
+    /// Client-assertion signature: ps256 (with x5t#S256) or rs256 (with x5t)
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = AssertionAlg::Ps256,
+        help_heading = "Credentials"
+    )]
+    pub assertion_alg: AssertionAlg,
+
+    /// More logging on stderr: -v requests, -vv details, -vvv everything (never secrets)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The client-assertion signature algorithm and its thumbprint header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AssertionAlg {
+    /// RSASSA-PSS SHA-256 with an `x5t#S256` header (Microsoft's current form)
+    Ps256,
+    /// PKCS#1 v1.5 SHA-256 with an `x5t` header (the legacy form)
+    Rs256,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every user of the directory, following all pages
+    #[command(after_help = USERS_EXAMPLES)]
+    Users(UsersArgs),
+}
+
+const USERS_EXAMPLES: &str = "\
+Examples:
+  AZURE_CLIENT_SECRET=... graphd users --tenant T --client-id C
+  graphd users --cert cert.pem --key key.pem -o jsonl
+  graphd users --select id,displayName --top 999 --max-items 5000";
+
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    /// Page size asked of Graph ($top), 1..=999
+    #[arg(long, default_value_t = 999, value_parser = clap::value_parser!(u16).range(1..=999))]
+    pub top: u16,
+
+    /// Properties to return ($select), comma-separated, e.g. id,displayName
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub select: Vec<String>,
+
+    /// Stop after this many users
+    #[arg(long, value_name = "N")]
+    pub max_items: Option<u64>,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Json)]
+    pub output: OutputFormat,
+}
+
+/// How users are written to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// One JSON array, written as pages arrive
+    Json,
+    /// One JSON object per line
+    Jsonl,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_the_subcommand() {
+        let a = Cli::try_parse_from(["graphd", "--tenant", "t", "users"]).unwrap();
+        let b = Cli::try_parse_from(["graphd", "users", "--tenant", "t"]).unwrap();
+        assert_eq!(a.global.tenant.as_deref(), Some("t"));
+        assert_eq!(b.global.tenant.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn top_out_of_range_is_a_usage_error() {
+        for bad in ["0", "1000", "-1"] {
+            let err = Cli::try_parse_from(["graphd", "users", "--top", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn there_is_no_flag_that_takes_a_secret_value() {
+        let cmd = Cli::command();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            assert!(
+                !(id.contains("secret") && arg.get_action().takes_values() && id != "secret_file"),
+                "flag {id} would take a secret in argv"
+            );
+        }
+    }
+}

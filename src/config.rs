@@ -1,0 +1,524 @@
+//! Turns flags and environment into one validated, typed `Config`.
+//!
+//! `cli` types stop here. This module does no network I/O and reads no files: credential
+//! *sources* are resolved (which one, from where), and `credential` later reads them. The
+//! environment is read through the `Env` trait so tests never mutate process env. Values
+//! that clap already took from the environment (`env = ...` on a flag) arrive as flags.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use url::Url;
+
+use crate::cli::{AssertionAlg, GlobalArgs};
+use crate::secret::ClientSecret;
+
+/// Where environment variables come from: the process, or a map in tests.
+pub trait Env {
+    /// The variable's value, if set and valid UTF-8.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// Env var holding a client secret (azure-identity's name).
+pub const ENV_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+/// Env var holding the path of a PEM with certificate and key (azure-identity's name).
+pub const ENV_CERT_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
+
+/// Tenant names that do not work for the client-credentials grant (AADSTS90130 / 9001023).
+const MULTI_TENANT_ALIASES: [&str; 3] = ["common", "organizations", "consumers"];
+
+/// Everything graphd needs to run, validated.
+pub struct Config {
+    pub tenant: String,
+    pub client_id: String,
+    /// Origin of the authority, no trailing slash, e.g. `https://login.microsoftonline.com`.
+    pub authority_host: Url,
+    /// Origin of Graph, no trailing slash, e.g. `https://graph.microsoft.com`.
+    pub graph_endpoint: Url,
+    pub ca_bundle: Option<PathBuf>,
+    pub credential: CredentialSource,
+    pub verbose: u8,
+}
+
+// Hand-written so that `debug!("{config:?}")` is always safe (STYLE habit 7).
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .field("authority_host", &self.authority_host.as_str())
+            .field("graph_endpoint", &self.graph_endpoint.as_str())
+            .field("ca_bundle", &self.ca_bundle)
+            .field("credential", &self.credential.describe())
+            .finish()
+    }
+}
+
+impl Config {
+    /// The token endpoint: one POST, no discovery round trip.
+    pub fn token_url(&self) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            origin(&self.authority_host),
+            self.tenant
+        )
+    }
+
+    /// `{graph-endpoint}/.default`: every application permission granted on Graph.
+    pub fn scope(&self) -> String {
+        format!("{}/.default", origin(&self.graph_endpoint))
+    }
+
+    /// The URL an admin opens to grant the app's application permissions.
+    pub fn admin_consent_url(&self) -> String {
+        let mut url = self.authority_host.clone();
+        url.set_path(&format!("{}/adminconsent", self.tenant));
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.client_id);
+        url.to_string()
+    }
+
+    /// `{graph-endpoint}/v1.0/users`.
+    pub fn users_url(&self) -> Url {
+        let mut url = self.graph_endpoint.clone();
+        url.set_path("v1.0/users");
+        url
+    }
+}
+
+/// The origin of an https URL, without a trailing slash.
+pub fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// Which credential to use, and where its secret part is to be read from.
+pub enum CredentialSource {
+    /// `AZURE_CLIENT_SECRET`, already read (it was in the environment anyway).
+    SecretEnv(ClientSecret),
+    /// `--secret-stdin`.
+    SecretStdin,
+    /// `--secret-file PATH`.
+    SecretFile(PathBuf),
+    /// `--cert` [+ `--key`], or `AZURE_CLIENT_CERTIFICATE_PATH`.
+    Certificate {
+        cert: PathBuf,
+        key: Option<PathBuf>,
+        alg: AssertionAlg,
+    },
+}
+
+impl CredentialSource {
+    /// A non-secret description for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::SecretEnv(_) => format!("client secret from {ENV_CLIENT_SECRET}"),
+            Self::SecretStdin => "client secret from stdin".into(),
+            Self::SecretFile(p) => format!("client secret from file {}", p.display()),
+            Self::Certificate { cert, key, alg } => format!(
+                "certificate {} (key {}), {alg:?}",
+                cert.display(),
+                key.as_ref()
+                    .map_or("in the same file".into(), |k| k.display().to_string())
+            ),
+        }
+    }
+}
+
+/// A configuration the user must fix; exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no tenant given")]
+    MissingTenant,
+    #[error("no client id given")]
+    MissingClientId,
+    #[error("tenant '{0}' cannot be used for app-only tokens")]
+    MultiTenantAlias(String),
+    #[error("tenant '{0}' is not a tenant id or domain")]
+    InvalidTenant(String),
+    #[error("client id '{0}' is not valid")]
+    InvalidClientId(String),
+    #[error("{flag} '{value}' is not a valid URL")]
+    InvalidUrl {
+        flag: &'static str,
+        value: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("{flag} '{value}' is not https")]
+    NotHttps { flag: &'static str, value: String },
+    #[error("{flag} '{value}' must be an origin (scheme://host[:port]) without path or query")]
+    NotAnOrigin { flag: &'static str, value: String },
+    #[error("no credential given")]
+    NoCredential,
+    #[error("two credentials given: {0} and {1}")]
+    TwoCredentials(String, String),
+}
+
+impl ConfigError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::MissingTenant => "pass --tenant or set AZURE_TENANT_ID".into(),
+            Self::MissingClientId => "pass --client-id or set AZURE_CLIENT_ID".into(),
+            Self::MultiTenantAlias(_) => {
+                "the client-credentials grant needs the tenant's id (a GUID) or its domain, \
+                 e.g. contoso.onmicrosoft.com"
+                    .into()
+            }
+            Self::InvalidTenant(_) => {
+                "use the directory (tenant) id GUID or a verified domain, as shown in the portal"
+                    .into()
+            }
+            Self::InvalidClientId(_) => {
+                "use the application (client) id GUID of the app registration".into()
+            }
+            Self::NotHttps { .. } => "graphd only talks https; use an https:// URL".into(),
+            Self::InvalidUrl { .. } | Self::NotAnOrigin { .. } => {
+                "e.g. https://login.microsoftonline.com or https://graph.microsoft.com".into()
+            }
+            Self::NoCredential => format!(
+                "give one of: {ENV_CLIENT_SECRET} (env), --secret-stdin, --secret-file PATH, \
+                 --cert PATH --key PATH, or {ENV_CERT_PATH} (env, a PEM with certificate and key)"
+            ),
+            Self::TwoCredentials(..) => "give exactly one credential".into(),
+        })
+    }
+}
+
+impl Config {
+    /// Validates flags (already merged with clap's env fallbacks) and the credential env.
+    pub fn from_args(args: &GlobalArgs, env: &dyn Env) -> Result<Config, ConfigError> {
+        let tenant = args
+            .tenant
+            .clone()
+            .filter(|t| !t.is_empty())
+            .ok_or(ConfigError::MissingTenant)?;
+        let tenant = validate_tenant(tenant)?;
+        let client_id = args
+            .client_id
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or(ConfigError::MissingClientId)?;
+        if !client_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(ConfigError::InvalidClientId(client_id));
+        }
+        let authority_host = parse_origin("--authority-host", &args.authority_host)?;
+        let graph_endpoint = parse_origin("--graph-endpoint", &args.graph_endpoint)?;
+        let credential = resolve_credential(args, env)?;
+        Ok(Config {
+            tenant,
+            client_id,
+            authority_host,
+            graph_endpoint,
+            ca_bundle: args.ca_bundle.clone(),
+            credential,
+            verbose: args.verbose,
+        })
+    }
+}
+
+fn validate_tenant(tenant: String) -> Result<String, ConfigError> {
+    if MULTI_TENANT_ALIASES
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&tenant))
+    {
+        return Err(ConfigError::MultiTenantAlias(tenant));
+    }
+    // A GUID or a DNS name: letters, digits, '-' and '.', nothing that could change the URL path.
+    let ok = tenant.len() <= 253
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && !tenant.starts_with('.')
+        && !tenant.contains("..");
+    if ok {
+        Ok(tenant)
+    } else {
+        Err(ConfigError::InvalidTenant(tenant))
+    }
+}
+
+fn parse_origin(flag: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|source| ConfigError::InvalidUrl {
+        flag,
+        value: value.to_string(),
+        source,
+    })?;
+    if url.scheme() != "https" {
+        return Err(ConfigError::NotHttps {
+            flag,
+            value: value.to_string(),
+        });
+    }
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    if !bare || url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::NotAnOrigin {
+            flag,
+            value: value.to_string(),
+        });
+    }
+    Ok(url)
+}
+
+fn resolve_credential(args: &GlobalArgs, env: &dyn Env) -> Result<CredentialSource, ConfigError> {
+    let mut found: Vec<(String, CredentialSource)> = Vec::new();
+    if args.secret_stdin {
+        found.push(("--secret-stdin".into(), CredentialSource::SecretStdin));
+    }
+    if let Some(path) = &args.secret_file {
+        found.push((
+            "--secret-file".into(),
+            CredentialSource::SecretFile(path.clone()),
+        ));
+    }
+    if let Some(cert) = &args.cert {
+        found.push((
+            "--cert".into(),
+            CredentialSource::Certificate {
+                cert: cert.clone(),
+                key: args.key.clone(),
+                alg: args.assertion_alg,
+            },
+        ));
+    }
+    if let Some(secret) = env.var(ENV_CLIENT_SECRET).filter(|s| !s.is_empty()) {
+        found.push((
+            format!("{ENV_CLIENT_SECRET} (env)"),
+            CredentialSource::SecretEnv(ClientSecret::new(secret)),
+        ));
+    }
+    if let Some(path) = env.var(ENV_CERT_PATH).filter(|s| !s.is_empty()) {
+        found.push((
+            format!("{ENV_CERT_PATH} (env)"),
+            CredentialSource::Certificate {
+                cert: path.into(),
+                key: None,
+                alg: args.assertion_alg,
+            },
+        ));
+    }
+    let mut found = found.into_iter();
+    match (found.next(), found.next()) {
+        (None, _) => Err(ConfigError::NoCredential),
+        (Some((_, source)), None) => Ok(source),
+        (Some((a, _)), Some((b, _))) => Err(ConfigError::TwoCredentials(a, b)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|s| s.to_string())
+        }
+    }
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> MapEnv {
+        MapEnv(pairs.iter().copied().collect())
+    }
+
+    fn parse(extra: &[&str], env: &MapEnv) -> Result<Config, ConfigError> {
+        let mut argv = vec![
+            "graphd",
+            "users",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            "--client-id",
+            "c1",
+        ];
+        argv.extend_from_slice(extra);
+        let cli = Cli::try_parse_from(argv).unwrap();
+        Config::from_args(&cli.global, env)
+    }
+
+    #[test]
+    fn derived_urls() {
+        let c = parse(&["--secret-stdin"], &env(&[])).unwrap();
+        assert_eq!(
+            c.token_url(),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        assert_eq!(c.scope(), "https://graph.microsoft.com/.default");
+        assert_eq!(
+            c.admin_consent_url(),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?client_id=c1"
+        );
+        assert_eq!(
+            c.users_url().as_str(),
+            "https://graph.microsoft.com/v1.0/users"
+        );
+    }
+
+    #[test]
+    fn trailing_slash_and_port_are_kept_as_origin() {
+        let c = parse(
+            &[
+                "--secret-stdin",
+                "--graph-endpoint",
+                "https://127.0.0.1:8443/",
+                "--authority-host",
+                "https://[::1]:9/",
+            ],
+            &env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.scope(), "https://127.0.0.1:8443/.default");
+        assert_eq!(
+            c.token_url(),
+            "https://[::1]:9/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+    }
+
+    #[test]
+    fn http_and_paths_are_refused() {
+        let e = parse(
+            &[
+                "--secret-stdin",
+                "--graph-endpoint",
+                "http://graph.microsoft.com",
+            ],
+            &env(&[]),
+        );
+        assert!(matches!(
+            e,
+            Err(ConfigError::NotHttps {
+                flag: "--graph-endpoint",
+                ..
+            })
+        ));
+        let e = parse(
+            &["--secret-stdin", "--authority-host", "http://127.0.0.1:1"],
+            &env(&[]),
+        );
+        assert!(matches!(
+            e,
+            Err(ConfigError::NotHttps {
+                flag: "--authority-host",
+                ..
+            })
+        ));
+        let e = parse(
+            &[
+                "--secret-stdin",
+                "--authority-host",
+                "https://login.microsoftonline.com/tenant",
+            ],
+            &env(&[]),
+        );
+        assert!(matches!(e, Err(ConfigError::NotAnOrigin { .. })));
+        let e = parse(
+            &["--secret-stdin", "--graph-endpoint", "not a url"],
+            &env(&[]),
+        );
+        assert!(matches!(e, Err(ConfigError::InvalidUrl { .. })));
+    }
+
+    #[test]
+    fn multi_tenant_aliases_are_refused() {
+        for t in ["common", "Organizations", "CONSUMERS"] {
+            let cli = Cli::try_parse_from([
+                "graphd",
+                "users",
+                "--tenant",
+                t,
+                "--client-id",
+                "c",
+                "--secret-stdin",
+            ])
+            .unwrap();
+            assert!(matches!(
+                Config::from_args(&cli.global, &env(&[])),
+                Err(ConfigError::MultiTenantAlias(_))
+            ));
+        }
+        let cli = Cli::try_parse_from([
+            "graphd",
+            "users",
+            "--tenant",
+            "a/b",
+            "--client-id",
+            "c",
+            "--secret-stdin",
+        ])
+        .unwrap();
+        assert!(matches!(
+            Config::from_args(&cli.global, &env(&[])),
+            Err(ConfigError::InvalidTenant(_))
+        ));
+    }
+
+    #[test]
+    fn exactly_one_credential() {
+        assert!(matches!(
+            parse(&[], &env(&[])),
+            Err(ConfigError::NoCredential)
+        ));
+        match parse(&["--secret-stdin"], &env(&[(ENV_CLIENT_SECRET, "x")])) {
+            Err(ConfigError::TwoCredentials(a, b)) => {
+                assert_eq!(a, "--secret-stdin");
+                assert_eq!(b, "AZURE_CLIENT_SECRET (env)");
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        match parse(&["--cert", "c.pem", "--secret-file", "s"], &env(&[])) {
+            Err(ConfigError::TwoCredentials(a, b)) => {
+                assert_eq!((a.as_str(), b.as_str()), ("--secret-file", "--cert"))
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        assert!(matches!(
+            parse(
+                &[],
+                &env(&[(ENV_CLIENT_SECRET, "x"), (ENV_CERT_PATH, "both.pem")])
+            ),
+            Err(ConfigError::TwoCredentials(..))
+        ));
+    }
+
+    #[test]
+    fn env_credentials() {
+        let c = parse(&[], &env(&[(ENV_CLIENT_SECRET, "v")])).unwrap();
+        assert!(matches!(&c.credential, CredentialSource::SecretEnv(s) if s.expose() == "v"));
+        let c = parse(
+            &["--assertion-alg", "rs256"],
+            &env(&[(ENV_CERT_PATH, "both.pem")]),
+        )
+        .unwrap();
+        assert!(matches!(
+            &c.credential,
+            CredentialSource::Certificate {
+                key: None,
+                alg: AssertionAlg::Rs256,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let c = parse(&[], &env(&[(ENV_CLIENT_SECRET, "canary-secret-value")])).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("canary-secret-value"), "{shown}");
+        assert!(shown.contains("AZURE_CLIENT_SECRET"), "{shown}");
+    }
+}

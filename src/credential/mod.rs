@@ -1,0 +1,208 @@
+//! How the app proves who it is: a client secret or a certificate, resolved into one
+//! `Credential` that yields the token request's client-authentication form fields.
+//!
+//! This module reads the secret material (files, stdin) named by `config::CredentialSource`
+//! and checks it locally. It never sends HTTP and never caches; `token` does both.
+
+pub mod assertion;
+pub mod certificate;
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+pub use certificate::CertificateCredential;
+
+use crate::config::CredentialSource;
+use crate::secret::{Assertion, ClientSecret};
+
+/// The one credential a run uses.
+#[derive(Debug)]
+pub enum Credential {
+    Secret(ClientSecret),
+    Certificate(Box<CertificateCredential>),
+}
+
+/// The client-authentication part of a token request.
+pub enum ClientAuth<'a> {
+    /// `client_secret=...`
+    Secret(&'a ClientSecret),
+    /// `client_assertion_type=...jwt-bearer&client_assertion=...`
+    Assertion(Assertion),
+}
+
+/// The `client_assertion_type` value for a JWT client assertion (RFC 7523).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+impl Credential {
+    /// Reads and checks the credential; `stdin` is where `--secret-stdin` reads from.
+    pub fn load(
+        source: &CredentialSource,
+        stdin: &mut dyn Read,
+    ) -> Result<Credential, CredentialError> {
+        match source {
+            CredentialSource::SecretEnv(secret) => Ok(Credential::Secret(ClientSecret::new(
+                secret.expose().to_string(),
+            ))),
+            CredentialSource::SecretStdin => {
+                let mut buf = Zeroizing::new(Vec::new());
+                stdin
+                    .read_to_end(&mut buf)
+                    .map_err(CredentialError::Stdin)?;
+                secret_from_bytes(buf, "standard input").map(Credential::Secret)
+            }
+            CredentialSource::SecretFile(path) => {
+                let buf = read_secret_file(path)?;
+                secret_from_bytes(buf, &path.display().to_string()).map(Credential::Secret)
+            }
+            CredentialSource::Certificate { cert, key, alg } => {
+                CertificateCredential::load(cert, key.as_deref(), *alg)
+                    .map(|c| Credential::Certificate(Box::new(c)))
+            }
+        }
+    }
+
+    /// The client-authentication fields for a request to `token_url`; `now` is Unix seconds.
+    pub fn client_auth(
+        &self,
+        client_id: &str,
+        token_url: &str,
+        now: u64,
+    ) -> Result<ClientAuth<'_>, CredentialError> {
+        match self {
+            Credential::Secret(s) => Ok(ClientAuth::Secret(s)),
+            Credential::Certificate(c) => assertion::sign(c, client_id, token_url, now)
+                .map(ClientAuth::Assertion)
+                .map_err(CredentialError::Sign),
+        }
+    }
+
+    /// A non-secret description for logs and hints.
+    pub fn describe(&self) -> String {
+        match self {
+            Credential::Secret(_) => "client secret".into(),
+            Credential::Certificate(c) => {
+                format!("certificate with SHA-1 thumbprint {}", c.thumbprint_hex())
+            }
+        }
+    }
+}
+
+/// Reads a file that holds secret material into a zeroizing buffer.
+pub(crate) fn read_secret_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, CredentialError> {
+    fs::read(path)
+        .map(Zeroizing::new)
+        .map_err(|source| CredentialError::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The first line of the input, without its line ending: what `echo "$SECRET" |` sends.
+fn secret_from_bytes(buf: Zeroizing<Vec<u8>>, from: &str) -> Result<ClientSecret, CredentialError> {
+    let text =
+        std::str::from_utf8(&buf).map_err(|_| CredentialError::SecretNotUtf8(from.to_string()))?;
+    let line = text.split(['\r', '\n']).next().unwrap_or("");
+    if line.is_empty() {
+        return Err(CredentialError::EmptySecret(from.to_string()));
+    }
+    Ok(ClientSecret::new(line.to_string()))
+}
+
+/// A credential that cannot be used; exit code 3. Messages name the file, never its content.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("cannot read {}", path.display())]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the client secret from standard input")]
+    Stdin(#[source] std::io::Error),
+    #[error("the client secret from {0} is empty")]
+    EmptySecret(String),
+    #[error("the client secret from {0} is not UTF-8 text")]
+    SecretNotUtf8(String),
+    #[error("{} holds no PEM certificate", path.display())]
+    NoCertificate { path: PathBuf },
+    #[error("{} is not a valid PEM certificate", path.display())]
+    BadCertificate {
+        path: PathBuf,
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
+    #[error("{} holds no private key", path.display())]
+    NoKey { path: PathBuf },
+    #[error("the private key in {} is encrypted", path.display())]
+    EncryptedKey { path: PathBuf },
+    #[error("{} is not a valid PEM private key", path.display())]
+    BadKey {
+        path: PathBuf,
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
+    #[error("the private key in {} is {kind}, not RSA", path.display())]
+    NotRsa { path: PathBuf, kind: String },
+    #[error("the RSA key in {} has {bits} bits, fewer than the 2048 Entra requires", path.display())]
+    KeyTooSmall { path: PathBuf, bits: u32 },
+    #[error("the private key in {} does not match the certificate in {}", key.display(), cert.display())]
+    KeyMismatch { cert: PathBuf, key: PathBuf },
+    #[error("the certificate in {} has expired (valid {not_before} to {not_after})", path.display())]
+    CertificateExpired {
+        path: PathBuf,
+        not_before: String,
+        not_after: String,
+    },
+    #[error("the certificate in {} is not valid yet (valid {not_before} to {not_after})", path.display())]
+    CertificateNotYetValid {
+        path: PathBuf,
+        not_before: String,
+        not_after: String,
+    },
+    #[error("cannot process the certificate or key")]
+    Crypto(#[source] openssl::error::ErrorStack),
+    #[error("cannot sign the client assertion")]
+    Sign(#[source] jsonwebtoken::errors::Error),
+}
+
+impl CredentialError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::ReadFile { path, .. } => format!("check that {} exists and is readable", path.display()),
+            Self::EmptySecret(_) | Self::SecretNotUtf8(_) | Self::Stdin(_) => {
+                "pipe the secret's value, e.g. printf %s \"$SECRET\" | graphd users --secret-stdin".into()
+            }
+            Self::NoCertificate { .. } | Self::BadCertificate { .. } => {
+                "pass the PEM certificate (-----BEGIN CERTIFICATE-----) with --cert".into()
+            }
+            Self::NoKey { path } => format!(
+                "{} holds only a certificate: pass its private key with --key PATH",
+                path.display()
+            ),
+            Self::EncryptedKey { path } => format!(
+                "decrypt it into a file only you can read: openssl pkey -in {} -out key.pem && chmod 600 key.pem",
+                path.display()
+            ),
+            Self::BadKey { .. } => "pass a PEM RSA private key (PKCS#1 or PKCS#8) with --key".into(),
+            Self::NotRsa { .. } => {
+                "Entra accepts only RSA keys (2048 bits or more) for app credentials: \
+                 openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 365 -subj /CN=graphd"
+                    .into()
+            }
+            Self::KeyTooSmall { .. } => "make a new key of 2048 bits or more and register its certificate".into(),
+            Self::KeyMismatch { .. } => {
+                "pass the key that was made with this certificate; compare `openssl x509 -noout -pubkey -in CERT` \
+                 with `openssl pkey -pubout -in KEY`"
+                    .into()
+            }
+            Self::CertificateExpired { .. } | Self::CertificateNotYetValid { .. } => {
+                "make and register a new certificate, and check this machine's clock".into()
+            }
+            Self::Crypto(_) | Self::Sign(_) => return None,
+        })
+    }
+}

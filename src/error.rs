@@ -1,0 +1,134 @@
+//! The error taxonomy, exit codes, hints, and the `error:` / `caused by:` / `hint:` rendering.
+//!
+//! Exit codes come from matching variants, never from downcasting. Rendering prints the
+//! error, one `caused by:` line per source, any ids support needs (`note:`), and a hint.
+//! Nothing rendered here can hold a secret: no error type carries one (see `secret`).
+
+use std::error::Error as StdError;
+use std::fmt::Write;
+
+use crate::config::ConfigError;
+use crate::credential::CredentialError;
+use crate::graph::GraphError;
+use crate::http::HttpSetupError;
+use crate::output::OutputError;
+use crate::token::TokenError;
+
+/// Exit codes, documented in README and `--help`.
+pub mod exit {
+    pub const SUCCESS: u8 = 0;
+    pub const OTHER: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const AUTH: u8 = 3;
+    pub const GRAPH_REFUSED: u8 = 4;
+    pub const NETWORK: u8 = 5;
+}
+
+/// Everything `run` can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    HttpSetup(#[from] HttpSetupError),
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::HttpSetup(_) => exit::USAGE,
+            Error::Credential(_) => exit::AUTH,
+            Error::Token(TokenError::Credential(_)) => exit::AUTH,
+            Error::Token(TokenError::Entra(e)) if e.is_transient() => exit::NETWORK,
+            Error::Token(TokenError::Entra(_)) => exit::AUTH,
+            Error::Token(
+                TokenError::Send(_) | TokenError::Status { .. } | TokenError::BadResponse { .. },
+            ) => exit::NETWORK,
+            Error::Graph(g) if g.is_refusal() => exit::GRAPH_REFUSED,
+            Error::Graph(_) => exit::NETWORK,
+            Error::Output(OutputError::Closed) => exit::SUCCESS,
+            Error::Output(_) => exit::OTHER,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Config(e) => e.hint(),
+            Error::HttpSetup(_) => Some("--ca-bundle must be a PEM file of CA certificates".into()),
+            Error::Credential(e) | Error::Token(TokenError::Credential(e)) => e.hint(),
+            Error::Token(TokenError::Entra(e)) => e.hint(),
+            Error::Token(TokenError::Send(_)) => Some(
+                "check the network, HTTPS_PROXY / NO_PROXY, and --ca-bundle if a proxy inspects TLS".into(),
+            ),
+            Error::Graph(GraphError::Send(_)) => Some(
+                "check the network, HTTPS_PROXY / NO_PROXY, and --ca-bundle if a proxy inspects TLS".into(),
+            ),
+            Error::Graph(e) => e.hint(),
+            _ => None,
+        }
+    }
+
+    fn notes(&self) -> Vec<String> {
+        match self {
+            Error::Token(TokenError::Entra(e)) => e.notes(),
+            Error::Token(TokenError::Status {
+                request_id: Some(r),
+                ..
+            }) => vec![format!("request id: {r}")],
+            Error::Graph(e) => e.notes(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The text printed on stderr for an error.
+pub fn render(err: &Error) -> String {
+    let mut s = format!("error: {err}\n");
+    let mut source = err.source();
+    // `#[error(transparent)]` forwards source() to the inner error, whose Display we printed.
+    while let Some(cause) = source {
+        let _ = writeln!(s, "caused by: {cause}");
+        source = cause.source();
+    }
+    for note in err.notes() {
+        let _ = writeln!(s, "note: {note}");
+    }
+    if let Some(hint) = err.hint() {
+        let _ = writeln!(s, "hint: {hint}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_by_domain() {
+        assert_eq!(Error::from(ConfigError::NoCredential).exit_code(), 2);
+        assert_eq!(
+            Error::from(CredentialError::EmptySecret("x".into())).exit_code(),
+            3
+        );
+        assert_eq!(Error::from(GraphError::RepeatedNextLink).exit_code(), 5);
+        assert_eq!(Error::from(OutputError::Closed).exit_code(), 0);
+    }
+
+    #[test]
+    fn render_has_error_and_hint() {
+        let s = render(&Error::from(ConfigError::MissingTenant));
+        assert_eq!(
+            s,
+            "error: no tenant given\nhint: pass --tenant or set AZURE_TENANT_ID\n"
+        );
+    }
+}

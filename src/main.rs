@@ -1,0 +1,19 @@
+//! The graphd binary: parse, run, render the error, return the exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = graphd::cli::Cli::parse();
+    match graphd::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = err.exit_code();
+            if code != graphd::error::exit::SUCCESS {
+                eprint!("{}", graphd::error::render(&err));
+            }
+            ExitCode::from(code)
+        }
+    }
+}

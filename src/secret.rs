@@ -1,0 +1,119 @@
+//! Redacting, zeroizing newtypes for every secret graphd handles.
+//!
+//! A value of one of these types never prints: `Debug` shows `[redacted]`, there is no
+//! `Display` and no `Serialize`, and the memory is zeroized on drop (through `secrecy`).
+//! Code that needs the value calls `expose()` at the one place it is sent, which keeps
+//! every use greppable. This module must not log, and must not grow a way to print a value.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use serde::{Deserialize, Deserializer};
+use zeroize::Zeroizing;
+
+macro_rules! secret_string {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name(SecretString);
+
+        impl $name {
+            /// Wraps a value; the `String` moves in and is zeroized with the wrapper.
+            pub fn new(value: String) -> Self {
+                Self(SecretString::from(value))
+            }
+
+            /// The value, for the one place that sends it.
+            pub fn expose(&self) -> &str {
+                self.0.expose_secret()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d).map(Self::new)
+            }
+        }
+    };
+}
+
+secret_string!(
+    /// An Entra client secret (the secret's *value*, not its ID).
+    ClientSecret
+);
+secret_string!(
+    /// A bearer access token issued by Entra for Graph.
+    AccessToken
+);
+secret_string!(
+    /// A signed client-assertion JWT: as good as the key for its few minutes of life.
+    Assertion
+);
+
+/// An RSA private key as PKCS#1 DER, the form jsonwebtoken signs with.
+pub struct PrivateKeyDer(SecretBox<Vec<u8>>);
+
+impl PrivateKeyDer {
+    /// Wraps DER bytes; they are zeroized with the wrapper.
+    pub fn new(der: Vec<u8>) -> Self {
+        Self(SecretBox::new(Box::new(der)))
+    }
+
+    /// The DER bytes, for the signer.
+    pub fn expose(&self) -> &[u8] {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for PrivateKeyDer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateKeyDer([redacted])")
+    }
+}
+
+/// Bytes read from a file or stdin that may hold secret material (a secret, a PEM key).
+pub type SecretBytes = Zeroizing<Vec<u8>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CANARY: &str = "s3cr3t~canary.value_123";
+
+    #[test]
+    fn debug_is_redacted() {
+        let shown = format!(
+            "{:?} {:?} {:?} {:?}",
+            ClientSecret::new(CANARY.into()),
+            AccessToken::new(CANARY.into()),
+            Assertion::new(CANARY.into()),
+            PrivateKeyDer::new(CANARY.as_bytes().to_vec())
+        );
+        assert!(!shown.contains(CANARY), "{shown}");
+        assert!(!shown.contains("canary"), "{shown}");
+        assert_eq!(shown.matches("[redacted]").count(), 4, "{shown}");
+    }
+
+    #[test]
+    fn deserialize_keeps_value_and_redacts() {
+        #[derive(Deserialize, Debug)]
+        struct Wire {
+            #[allow(dead_code)]
+            access_token: AccessToken,
+        }
+        let w: Wire = serde_json::from_str(&format!(r#"{{"access_token":"{CANARY}"}}"#)).unwrap();
+        assert_eq!(w.access_token.expose(), CANARY);
+        assert!(!format!("{w:?}").contains(CANARY));
+    }
+
+    #[test]
+    fn expose_returns_the_value() {
+        assert_eq!(ClientSecret::new(CANARY.into()).expose(), CANARY);
+        assert_eq!(PrivateKeyDer::new(vec![1, 2, 3]).expose(), &[1, 2, 3]);
+    }
+}
