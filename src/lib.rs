@@ -67,11 +67,14 @@ fn users(config: &Config, args: &UsersArgs) -> Result<(), Error> {
     }
     let mut guard = NextLinkGuard::new(&config.graph_endpoint, &url);
     let mut out = Output::new(io::stdout().lock(), args.output);
-    out.begin()?;
     let mut remaining = args.max_items.unwrap_or(u64::MAX);
     let mut pages = 0u64;
     loop {
         let page = graph.get_page(&url)?;
+        if pages == 0 {
+            // Only once Graph answered: a refusal leaves stdout empty, not a dangling `[`.
+            out.begin()?;
+        }
         pages += 1;
         let (items, next) = match page {
             Page::More { items, next } => (items, Some(next)),
@@ -108,6 +111,7 @@ fn init_logging(verbose: u8) {
     };
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(io::stderr)
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
         .with_target(false)
         .without_time();
     let _ = tracing_subscriber::registry()

@@ -1,0 +1,568 @@
+//! The client-assertion rules of PROTOCOL.md §2, as a pure function of the assertion, the app's
+//! registered certificates and the clock: header forms (PS256 + `x5t#S256`, RS256 + `x5t`, never
+//! mixed), thumbprint lookup, key validity and size, the signature, then `aud`, `iss`/`sub`,
+//! `jti` and the time window. Leniencies match what real MSAL sends (padded `x5t`, `x5c` with line
+//! breaks, repeated `jti` — replay is tracked by the caller). No HTTP here.
+
+use crate::jwt::{self, Alg};
+use crate::tls::{asn1_to_unix, hex_upper, thumbprints};
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::general_purpose::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use openssl::pkey::{Id, PKey, Public};
+use openssl::x509::X509;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// Clock skew Entra tolerates on `nbf` / `exp` (undocumented; about 5 minutes in practice).
+pub(crate) const SKEW_SECS: i64 = 300;
+/// Longest assertion lifetime accepted (`exp - nbf`): the docs say 5–10 minutes.
+pub(crate) const MAX_LIFETIME_SECS: i64 = 600;
+
+/// base64url that accepts MSAL Python's `=`-padded `x5t` (and unpadded, as graphd sends).
+const URL_SAFE_PAD_OPTIONAL: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// A certificate registered on an app (a `keyCredentials` entry).
+#[derive(Clone)]
+pub(crate) struct RegisteredCert {
+    pub sha1: Vec<u8>,
+    pub sha256: Vec<u8>,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub public_key: PKey<Public>,
+}
+
+impl RegisteredCert {
+    pub(crate) fn from_x509(cert: &X509) -> Result<RegisteredCert, openssl::error::ErrorStack> {
+        let (sha1, sha256) = thumbprints(cert)?;
+        Ok(RegisteredCert {
+            sha1,
+            sha256,
+            not_before: asn1_to_unix(cert.not_before())?,
+            not_after: asn1_to_unix(cert.not_after())?,
+            public_key: cert.public_key()?,
+        })
+    }
+}
+
+/// What the token endpoint expects of an assertion for this request.
+pub(crate) struct Expect<'a> {
+    /// `{authority}/{tenant as in the path}/oauth2/v2.0/token`
+    pub audience: &'a str,
+    pub client_id: &'a str,
+    pub certs: &'a [RegisteredCert],
+    pub now: i64,
+}
+
+/// What was learned from the assertion, for the request log, whether or not it passed.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Facts {
+    pub alg: Option<String>,
+    pub thumbprint_header: Option<String>,
+    pub jti: Option<String>,
+    pub has_x5c: bool,
+}
+
+/// A refusal: the AADSTS code and the description's message part (always `invalid_client`, 401).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rejection {
+    pub code: u32,
+    pub message: String,
+}
+
+fn reject(code: u32, message: impl Into<String>) -> Rejection {
+    Rejection {
+        code,
+        message: message.into(),
+    }
+}
+
+fn malformed(detail: &str) -> Rejection {
+    reject(
+        50027,
+        format!("JWT token is invalid or malformed. {detail}"),
+    )
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: Option<String>,
+    typ: Option<String>,
+    x5t: Option<String>,
+    #[serde(rename = "x5t#S256")]
+    x5t_s256: Option<String>,
+    x5c: Option<Vec<String>>,
+}
+
+/// Checks a client assertion. Order follows Entra: header, key lookup by thumbprint, key
+/// validity and size, signature, then the claims.
+pub(crate) fn check(assertion: &str, expect: &Expect<'_>) -> (Facts, Result<(), Rejection>) {
+    let mut facts = Facts::default();
+    let result = check_inner(assertion, expect, &mut facts);
+    (facts, result)
+}
+
+fn check_inner(assertion: &str, expect: &Expect<'_>, facts: &mut Facts) -> Result<(), Rejection> {
+    let raw = jwt::split(assertion).map_err(malformed)?;
+    let header: Header = serde_json::from_slice(&raw.header)
+        .map_err(|_| malformed("The JWT header is not a valid JSON object."))?;
+    // Claims are parsed up front only to log the jti; their rules are checked after the signature.
+    let claims: Option<Map<String, Value>> = serde_json::from_slice(&raw.claims).ok();
+    facts.alg = header.alg.clone();
+    facts.has_x5c = header.x5c.is_some();
+    facts.thumbprint_header = match (&header.x5t, &header.x5t_s256) {
+        (Some(_), Some(_)) => Some("x5t,x5t#S256".into()),
+        (Some(_), None) => Some("x5t".into()),
+        (None, Some(_)) => Some("x5t#S256".into()),
+        (None, None) => None,
+    };
+    facts.jti = claims
+        .as_ref()
+        .and_then(|c| c.get("jti"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+
+    let alg = match header.alg.as_deref() {
+        Some("RS256") => Alg::Rs256,
+        Some("PS256") => Alg::Ps256,
+        Some(other) => {
+            return Err(malformed(&format!(
+                "The JWT header's alg '{other}' is not supported; use PS256 or RS256."
+            )));
+        }
+        None => return Err(malformed("The JWT header has no alg.")),
+    };
+    if let Some(typ) = &header.typ
+        && !typ.eq_ignore_ascii_case("JWT")
+    {
+        return Err(malformed(&format!(
+            "The JWT header's typ '{typ}' is not JWT."
+        )));
+    }
+    // Exactly one thumbprint, of the kind that goes with the algorithm (PROTOCOL.md §2: the mixed
+    // pairs are unconfirmed, so the emulator refuses them).
+    let (thumb_b64, want_len, sha256) = match (alg, &header.x5t, &header.x5t_s256) {
+        (Alg::Ps256, None, Some(t)) => (t, 32, true),
+        (Alg::Rs256, Some(t), None) => (t, 20, false),
+        (_, None, None) => {
+            return Err(reject(
+                700027,
+                "Client assertion failed signature validation. [Reason - The JWT header has neither x5t nor x5t#S256, so no registered key can be found.]",
+            ));
+        }
+        (alg, _, _) => {
+            let (name, want) = match alg {
+                Alg::Ps256 => ("PS256", "x5t#S256"),
+                Alg::Rs256 => ("RS256", "x5t"),
+            };
+            return Err(reject(
+                700027,
+                format!(
+                    "Client assertion failed signature validation. [Reason - The thumbprint header is not usable with alg {name}: send exactly one thumbprint, {want}.]"
+                ),
+            ));
+        }
+    };
+    let thumb = URL_SAFE_PAD_OPTIONAL
+        .decode(thumb_b64)
+        .ok()
+        .filter(|t| t.len() == want_len)
+        .ok_or_else(|| {
+            reject(
+                700027,
+                format!(
+                    "Client assertion failed signature validation. [Reason - The thumbprint '{thumb_b64}' is not a base64url {} digest.]",
+                    if sha256 { "SHA-256" } else { "SHA-1" }
+                ),
+            )
+        })?;
+    let thumb_hex = hex_upper(&thumb);
+
+    if let Some(chain) = &header.x5c {
+        let Some(leaf) = chain.first() else {
+            return Err(malformed("The JWT header's x5c is empty."));
+        };
+        for entry in chain {
+            // MSAL Python's x5c entries carry line breaks; Entra accepts them.
+            let cleaned: String = entry.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let der = STANDARD
+                .decode(cleaned.as_bytes())
+                .map_err(|_| malformed("An x5c entry is not standard base64."))?;
+            let cert = X509::from_der(&der)
+                .map_err(|_| malformed("An x5c entry is not a DER certificate."))?;
+            if std::ptr::eq(entry, leaf) {
+                let (s1, s256) = thumbprints(&cert)
+                    .map_err(|_| malformed("An x5c entry is not a DER certificate."))?;
+                if (if sha256 { s256 } else { s1 }) != thumb {
+                    return Err(reject(
+                        700027,
+                        format!(
+                            "Client assertion failed signature validation. [Reason - The first x5c certificate does not match the thumbprint header., Thumbprint of key used by client: '{thumb_hex}']"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    let found = expect
+        .certs
+        .iter()
+        .find(|c| (if sha256 { &c.sha256 } else { &c.sha1 }) == &thumb);
+    let Some(cert) = found else {
+        return Err(reject(
+            700027,
+            format!(
+                "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{thumb_hex}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]",
+                expect.client_id
+            ),
+        ));
+    };
+    if expect.now < cert.not_before || expect.now > cert.not_after {
+        return Err(reject(
+            700027,
+            format!(
+                "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '{thumb_hex}', Found key 'Start={}, End={}']",
+                crate::util::format_time(cert.not_before, 0, 0, true),
+                crate::util::format_time(cert.not_after, 0, 0, true)
+            ),
+        ));
+    }
+    if cert.public_key.id() != Id::RSA {
+        return Err(reject(
+            700027,
+            format!(
+                "Client assertion failed signature validation. [Reason - The key type is not supported; only RSA keys are., Thumbprint of key used by client: '{thumb_hex}']"
+            ),
+        ));
+    }
+    let bits = cert.public_key.bits();
+    if bits < 2048 {
+        return Err(reject(
+            700027,
+            format!(
+                "Client assertion failed signature validation. [Reason - RSA key size {bits} is less than the minimum required 2048 bits., Thumbprint of key used by client: '{thumb_hex}']"
+            ),
+        ));
+    }
+    if !jwt::verify(
+        alg,
+        &cert.public_key,
+        raw.signing_input.as_bytes(),
+        &raw.signature,
+    ) {
+        return Err(reject(
+            700027,
+            format!(
+                "Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '{thumb_hex}']"
+            ),
+        ));
+    }
+
+    let claims = claims.ok_or_else(|| malformed("The JWT payload is not a valid JSON object."))?;
+    check_claims(&claims, expect)
+}
+
+fn string_claim<'c>(claims: &'c Map<String, Value>, name: &str) -> Result<&'c str, Rejection> {
+    match claims.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(_) => Err(malformed(&format!(
+            "The '{name}' claim must be a non-empty string."
+        ))),
+        None => Err(malformed(&format!("The '{name}' claim is missing."))),
+    }
+}
+
+fn number_claim(claims: &Map<String, Value>, name: &str) -> Result<i64, Rejection> {
+    match claims.get(name) {
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+            .ok_or_else(|| malformed(&format!("The '{name}' claim is out of range."))),
+        Some(_) => Err(malformed(&format!(
+            "The '{name}' claim must be a JSON number (NumericDate), not a string."
+        ))),
+        None => Err(malformed(&format!("The '{name}' claim is missing."))),
+    }
+}
+
+fn check_claims(claims: &Map<String, Value>, expect: &Expect<'_>) -> Result<(), Rejection> {
+    match claims.get("aud") {
+        Some(Value::String(aud)) if aud == expect.audience => {}
+        Some(Value::String(aud)) => {
+            return Err(malformed(&format!(
+                "The audience '{aud}' is invalid; it must be '{}'.",
+                expect.audience
+            )));
+        }
+        _ => return Err(malformed("The 'aud' claim must be a string.")),
+    }
+    let iss = string_claim(claims, "iss")?;
+    let sub = string_claim(claims, "sub")?;
+    if iss != sub {
+        return Err(reject(
+            50048,
+            format!(
+                "Subject mismatches Issuer claim in the client assertion for application '{}'.",
+                expect.client_id
+            ),
+        ));
+    }
+    // iss == sub but not the request's client_id: the app *was* found (by the form's client_id),
+    // so 700016 ("application not found") would mislead; 50027 says the JWT is wrong for it.
+    if !iss.eq_ignore_ascii_case(expect.client_id) {
+        return Err(malformed(&format!(
+            "The issuer and subject '{iss}' must equal the client_id '{}'.",
+            expect.client_id
+        )));
+    }
+    string_claim(claims, "jti")?;
+    let nbf = number_claim(claims, "nbf")?;
+    let exp = number_claim(claims, "exp")?;
+    if claims.contains_key("iat") {
+        number_claim(claims, "iat")?;
+    }
+    let now = expect.now;
+    if now + SKEW_SECS < nbf
+        || exp <= now - SKEW_SECS
+        || exp <= nbf
+        || exp - nbf > MAX_LIFETIME_SECS
+    {
+        let t = |s| crate::util::format_time(s, 0, 0, true);
+        return Err(reject(
+            700024,
+            format!(
+                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+                t(now),
+                t(nbf),
+                t(exp)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::tls::{ClientCertSpec, ClientKey, generate_client_cert};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use openssl::pkey::Private;
+    use serde_json::json;
+
+    pub(crate) struct Key {
+        pub key: PKey<Private>,
+        pub cert: X509,
+        pub generated: crate::tls::GeneratedCert,
+    }
+
+    pub(crate) fn key(spec: ClientCertSpec) -> Key {
+        let generated = generate_client_cert(&spec).unwrap();
+        Key {
+            key: PKey::private_key_from_pem(&generated.key_pem).unwrap(),
+            cert: X509::from_pem(&generated.cert_pem).unwrap(),
+            generated,
+        }
+    }
+
+    /// Builds and signs an assertion by hand with OpenSSL (header and claims as given).
+    pub(crate) fn make(alg: &str, key: &PKey<Private>, header: &Value, claims: &Value) -> String {
+        let a = if alg == "PS256" {
+            Alg::Ps256
+        } else {
+            Alg::Rs256
+        };
+        jwt::sign(a, key, header, claims).unwrap()
+    }
+
+    const AUD: &str = "https://127.0.0.1:1/t/oauth2/v2.0/token";
+    const CID: &str = "11111111-2222-3333-4444-555555555555";
+    static NOW_CELL: std::sync::LazyLock<i64> = std::sync::LazyLock::new(crate::util::now_unix);
+
+    fn now() -> i64 {
+        *NOW_CELL
+    }
+
+    fn claims() -> Value {
+        json!({"aud": AUD, "iss": CID, "sub": CID, "jti": "j1", "nbf": now(), "iat": now(), "exp": now() + 600})
+    }
+
+    fn run(k: &Key, certs: &[RegisteredCert], token: &str) -> (Facts, Result<(), Rejection>) {
+        let _ = k;
+        check(
+            token,
+            &Expect {
+                audience: AUD,
+                client_id: CID,
+                certs,
+                now: now(),
+            },
+        )
+    }
+
+    fn code(r: (Facts, Result<(), Rejection>)) -> Option<u32> {
+        r.1.err().map(|e| e.code)
+    }
+
+    #[test]
+    fn assertion_rules() {
+        let k = key(ClientCertSpec::default());
+        let reg = vec![RegisteredCert::from_x509(&k.cert).unwrap()];
+        let ps = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": k.generated.x5t_s256});
+        let rs = json!({"alg": "RS256", "typ": "JWT", "x5t": k.generated.x5t});
+
+        // Both accepted forms.
+        let (f, r) = run(&k, &reg, &make("PS256", &k.key, &ps, &claims()));
+        assert_eq!(r, Ok(()));
+        assert_eq!(f.alg.as_deref(), Some("PS256"));
+        assert_eq!(f.thumbprint_header.as_deref(), Some("x5t#S256"));
+        assert_eq!(f.jti.as_deref(), Some("j1"));
+        assert_eq!(
+            run(&k, &reg, &make("RS256", &k.key, &rs, &claims())).1,
+            Ok(())
+        );
+
+        // MSAL Python leniencies: padded x5t, x5c with line breaks.
+        let padded = format!("{}=", k.generated.x5t);
+        let der = k.cert.to_der().unwrap();
+        let b64 = STANDARD.encode(&der);
+        let wrapped: String = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let h = json!({"alg": "RS256", "typ": "JWT", "x5t": padded, "x5c": [wrapped]});
+        let (f, r) = run(&k, &reg, &make("RS256", &k.key, &h, &claims()));
+        assert_eq!(r, Ok(()));
+        assert!(f.has_x5c);
+
+        // Mixed pairs, no thumbprint, both thumbprints.
+        let mix1 = json!({"alg": "RS256", "x5t#S256": k.generated.x5t_s256});
+        let mix2 = json!({"alg": "PS256", "x5t": k.generated.x5t});
+        let none = json!({"alg": "PS256"});
+        let both =
+            json!({"alg": "PS256", "x5t": k.generated.x5t, "x5t#S256": k.generated.x5t_s256});
+        for h in [mix1, mix2, none, both] {
+            let alg = h["alg"].as_str().unwrap().to_owned();
+            assert_eq!(
+                code(run(&k, &reg, &make(&alg, &k.key, &h, &claims()))),
+                Some(700027),
+                "{h}"
+            );
+        }
+        // Other algorithms are malformed.
+        let hs = json!({"alg": "HS256", "x5t": k.generated.x5t});
+        assert_eq!(
+            code(run(&k, &reg, &make("RS256", &k.key, &hs, &claims()))),
+            Some(50027)
+        );
+        // PS256 header but an RS256 signature: bad signature.
+        assert_eq!(
+            code(run(&k, &reg, &make("RS256", &k.key, &ps, &claims()))),
+            Some(700027)
+        );
+
+        // Unknown thumbprint: 700027 naming the thumbprint.
+        let other = key(ClientCertSpec::default());
+        let oh = json!({"alg": "PS256", "x5t#S256": other.generated.x5t_s256});
+        let r = run(&k, &reg, &make("PS256", &other.key, &oh, &claims()))
+            .1
+            .unwrap_err();
+        assert_eq!(r.code, 700027);
+        assert!(r.message.contains("not registered"));
+        // Right thumbprint, wrong key: signature mismatch.
+        let r = run(&k, &reg, &make("PS256", &other.key, &ps, &claims()))
+            .1
+            .unwrap_err();
+        assert_eq!(r.code, 700027);
+        assert!(r.message.contains("did not match"));
+
+        // Claims.
+        let mut c = claims();
+        c["aud"] = json!("https://login.microsoftonline.com/t/oauth2/v2.0/token");
+        assert_eq!(
+            code(run(&k, &reg, &make("PS256", &k.key, &ps, &c))),
+            Some(50027)
+        );
+        let mut c = claims();
+        c["sub"] = json!("someone-else");
+        assert_eq!(
+            code(run(&k, &reg, &make("PS256", &k.key, &ps, &c))),
+            Some(50048)
+        );
+        let mut c = claims();
+        c["iss"] = json!("x");
+        c["sub"] = json!("x");
+        assert_eq!(
+            code(run(&k, &reg, &make("PS256", &k.key, &ps, &c))),
+            Some(50027)
+        );
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("jti");
+        assert_eq!(
+            code(run(&k, &reg, &make("PS256", &k.key, &ps, &c))),
+            Some(50027)
+        );
+        let mut c = claims();
+        c["exp"] = json!((now() + 600).to_string());
+        assert_eq!(
+            code(run(&k, &reg, &make("PS256", &k.key, &ps, &c))),
+            Some(50027)
+        );
+        // Time window: skew 300 s, lifetime <= 600 s.
+        let window = |nbf: i64, exp: i64| {
+            let mut c = claims();
+            c["nbf"] = json!(nbf);
+            c["exp"] = json!(exp);
+            code(run(&k, &reg, &make("PS256", &k.key, &ps, &c)))
+        };
+        assert_eq!(window(now() + 300, now() + 600), None);
+        assert_eq!(window(now() + 301, now() + 600), Some(700024));
+        assert_eq!(window(now() - 600, now() - 299), None);
+        assert_eq!(window(now() - 600, now() - 300), Some(700024));
+        assert_eq!(window(now(), now() + 601), Some(700024));
+        // Not a JWT at all.
+        assert_eq!(code(run(&k, &reg, "not-a-jwt")), Some(50027));
+        let padded_seg = format!("{}=", make("PS256", &k.key, &ps, &claims()));
+        assert_eq!(code(run(&k, &reg, &padded_seg)), Some(50027));
+        let _ = URL_SAFE_NO_PAD;
+    }
+
+    #[test]
+    fn registered_key_window_and_size() {
+        let expired = key(ClientCertSpec {
+            not_before: now() - 86_400 * 10,
+            not_after: now() - 86_400,
+            ..Default::default()
+        });
+        let reg = vec![RegisteredCert::from_x509(&expired.cert).unwrap()];
+        let h = json!({"alg": "PS256", "x5t#S256": expired.generated.x5t_s256});
+        let r = run(&expired, &reg, &make("PS256", &expired.key, &h, &claims()))
+            .1
+            .unwrap_err();
+        assert_eq!(r.code, 700027);
+        assert!(r.message.contains("expired"));
+
+        let small = key(ClientCertSpec {
+            key: ClientKey::Rsa(1024),
+            not_before: now() - 10,
+            not_after: now() + 86_400,
+            ..Default::default()
+        });
+        let reg = vec![RegisteredCert::from_x509(&small.cert).unwrap()];
+        let h = json!({"alg": "RS256", "x5t": small.generated.x5t});
+        let r = run(&small, &reg, &make("RS256", &small.key, &h, &claims()))
+            .1
+            .unwrap_err();
+        assert_eq!(r.code, 700027);
+        assert!(
+            r.message
+                .contains("RSA key size 1024 is less than the minimum required 2048 bits")
+        );
+    }
+}

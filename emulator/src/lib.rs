@@ -1,0 +1,479 @@
+//! A strict local HTTPS emulator of Entra ID's v2.0 token endpoint (client credentials) and of
+//! Microsoft Graph's `/v1.0/users`, following /work/shared/PROTOCOL.md. graphd's integration tests
+//! start it in-process ([`Emulator::start`]); demo and benchmark scripts run the
+//! `graphd-emulator` binary, which writes [`Info`] as a JSON state file.
+//!
+//! It never depends on graphd and does all crypto with OpenSSL (not jsonwebtoken), so the two
+//! cannot share a JWT bug. Two listeners on 127.0.0.1 (ephemeral ports) serve TLS with a test CA
+//! generated at start; there is no plain-HTTP listener.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+mod assertion;
+mod authority;
+mod directory;
+mod graph;
+mod jwt;
+mod log;
+mod state;
+mod tls;
+mod util;
+
+pub use log::{GraphRecord, Log, OtherRecord, TokenRecord};
+pub use tls::{ClientCertSpec, ClientKey, GeneratedCert, generate_client_cert};
+
+use assertion::RegisteredCert;
+use serde::{Deserialize, Serialize};
+use state::{App, AppSecret, Shared};
+use std::collections::HashSet;
+use std::fs::{self, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Everything that can go wrong starting or configuring the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("openssl failed while {0}")]
+    Crypto(&'static str, #[source] openssl::error::ErrorStack),
+    #[error("no PEM certificate found in the input")]
+    NoCertificate,
+    #[error("the emulator's server thread failed: {0}")]
+    Server(String),
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// How to start the emulator.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Number of synthetic users (default 250).
+    pub users: usize,
+    /// `expires_in` of issued tokens and their lifetime (default 3599).
+    pub token_lifetime_secs: u64,
+    /// When `Some`, token responses carry `refresh_in`.
+    pub refresh_in_secs: Option<u64>,
+    /// Extra PEM certificates registered on the main app (`--register-cert`).
+    pub register_certs: Vec<PathBuf>,
+    /// Where `ca.pem`, `cert.pem` and `key.pem` are written (created if missing). The default is
+    /// a fresh directory under the system temp dir, removed again at shutdown.
+    pub dir: PathBuf,
+    /// When `Some`, one JSON line per handled request is appended to this file (`--log`).
+    pub log_file: Option<PathBuf>,
+}
+
+/// Temp dirs handed out by `Options::default()`; only these are removed at shutdown.
+static AUTO_DIRS: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+impl Default for Options {
+    fn default() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "graphd-emulator-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        AUTO_DIRS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(HashSet::new)
+            .insert(dir.clone());
+        Options {
+            users: 250,
+            token_lifetime_secs: 3599,
+            refresh_in_secs: None,
+            register_certs: Vec::new(),
+            dir,
+            log_file: None,
+        }
+    }
+}
+
+/// How to reach and authenticate to a running emulator; also exactly the binary's state file.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Info {
+    /// e.g. `https://127.0.0.1:40123` (no trailing slash).
+    pub authority_host_url: String,
+    /// e.g. `https://127.0.0.1:40124` (a separate listener; no trailing slash).
+    pub graph_url: String,
+    /// The test CA that issued both listeners' server certificate.
+    pub ca_pem: PathBuf,
+    pub tenant_id: String,
+    /// `contoso.onmicrosoft.com`; the token endpoint accepts it or the GUID.
+    pub tenant_domain: String,
+    /// An app with the admin-consented application permission `User.Read.All`.
+    pub client_id: String,
+    pub client_secret: String,
+    /// A second secret on the same app whose end date has passed (AADSTS7000222).
+    pub expired_client_secret: String,
+    /// A self-signed RSA-2048 certificate registered on the app (valid now-1h .. +365d).
+    pub cert_pem: PathBuf,
+    /// Its unencrypted PKCS#8 private key (mode 0600).
+    pub key_pem: PathBuf,
+    /// An app without `User.Read.All`: its tokens carry no `roles`, so Graph answers 403.
+    pub noperm_client_id: String,
+    pub noperm_client_secret: String,
+    pub pid: u32,
+}
+
+impl Info {
+    /// Writes this as JSON to `path` with mode 0600: a temp file in the same directory, renamed
+    /// into place, so readers never see a partial file.
+    pub fn write_state_file(&self, path: &Path) -> Result<(), Error> {
+        let json = serde_json::to_vec_pretty(self).unwrap_or_default();
+        write_private(path, &json)
+    }
+}
+
+/// Writes `bytes` to `path` via a 0600 temp file in the same directory and a rename.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_atomic(path, bytes, 0o600)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io_err("create", &tmp))?;
+    f.write_all(bytes).map_err(io_err("write", &tmp))?;
+    f.sync_all().map_err(io_err("sync", &tmp))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        io_err("rename a temp file onto", path)(e)
+    })
+}
+
+/// A running emulator. Dropping it (or [`Emulator::shutdown`]) stops both listeners.
+pub struct Emulator {
+    info: Info,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    remove_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("authority_host_url", &self.info.authority_host_url)
+            .field("graph_url", &self.info.graph_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn new_app(name: &str, secrets: Vec<AppSecret>, roles: Vec<String>) -> App {
+    App {
+        client_id: util::guid(),
+        object_id: util::guid(),
+        display_name: name.into(),
+        secrets,
+        roles,
+        certs: RwLock::new(Vec::new()),
+    }
+}
+
+fn register(app: &App, pem: &[u8]) -> Result<(), Error> {
+    let certs = tls::certs_from_pem(pem)?;
+    let mut parsed = Vec::with_capacity(certs.len());
+    for c in &certs {
+        parsed.push(
+            RegisteredCert::from_x509(c).map_err(|e| Error::Crypto("reading a certificate", e))?,
+        );
+    }
+    app.certs
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(parsed);
+    Ok(())
+}
+
+impl Emulator {
+    /// Generates the TLS material and credentials, binds both listeners on 127.0.0.1 and
+    /// returns once both accept connections. A tokio runtime runs on a background thread.
+    pub fn start(opts: Options) -> Result<Emulator, Error> {
+        let created_dir = !opts.dir.exists();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&opts.dir)
+            .map_err(io_err("create the directory", &opts.dir))?;
+        let auto = AUTO_DIRS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|s| s.contains(&opts.dir));
+        let remove_dir = (created_dir && auto).then(|| opts.dir.clone());
+
+        let server_tls = tls::generate_server_tls()?;
+        let ca_pem = opts.dir.join("ca.pem");
+        write_atomic(&ca_pem, &server_tls.ca_pem, 0o644)?;
+        let client = tls::generate_client_cert(&ClientCertSpec::default())?;
+        let cert_pem = opts.dir.join("cert.pem");
+        let key_pem = opts.dir.join("key.pem");
+        write_atomic(&cert_pem, &client.cert_pem, 0o644)?;
+        write_private(&key_pem, &client.key_pem)?;
+
+        let bind = |what| {
+            std::net::TcpListener::bind(("127.0.0.1", 0))
+                .map_err(io_err(what, Path::new("127.0.0.1:0")))
+        };
+        let authority_listener = bind("bind the authority listener on")?;
+        let graph_listener = bind("bind the Graph listener on")?;
+        let port = |l: &std::net::TcpListener| {
+            l.local_addr().map(|a| a.port()).map_err(io_err(
+                "read the local address of",
+                Path::new("127.0.0.1:0"),
+            ))
+        };
+        let authority_url = format!("https://127.0.0.1:{}", port(&authority_listener)?);
+        let graph_url = format!("https://127.0.0.1:{}", port(&graph_listener)?);
+
+        let client_secret = util::client_secret();
+        let expired_client_secret = util::client_secret();
+        let noperm_client_secret = util::client_secret();
+        let main_app = new_app(
+            "graphd-emulator app",
+            vec![
+                AppSecret {
+                    value: client_secret.clone(),
+                    expired: false,
+                },
+                AppSecret {
+                    value: expired_client_secret.clone(),
+                    expired: true,
+                },
+            ],
+            vec!["User.Read.All".into()],
+        );
+        register(&main_app, &client.cert_pem)?;
+        for path in &opts.register_certs {
+            let pem = fs::read(path).map_err(io_err("read the certificate", path))?;
+            register(&main_app, &pem)?;
+        }
+        let noperm_app = new_app(
+            "graphd-emulator app without consent",
+            vec![AppSecret {
+                value: noperm_client_secret.clone(),
+                expired: false,
+            }],
+            Vec::new(),
+        );
+        let log_file = match &opts.log_file {
+            Some(p) => Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o600)
+                    .open(p)
+                    .map_err(io_err("open the log file", p))?,
+            ),
+            None => None,
+        };
+        let tenant_domain = "contoso.onmicrosoft.com".to_owned();
+        let info = Info {
+            authority_host_url: authority_url.clone(),
+            graph_url: graph_url.clone(),
+            ca_pem,
+            tenant_id: util::guid(),
+            tenant_domain: tenant_domain.clone(),
+            client_id: main_app.client_id.clone(),
+            client_secret,
+            expired_client_secret,
+            cert_pem,
+            key_pem,
+            noperm_client_id: noperm_app.client_id.clone(),
+            noperm_client_secret,
+            pid: std::process::id(),
+        };
+        let shared = Arc::new(Shared {
+            tenant_id: info.tenant_id.clone(),
+            tenant_domain: tenant_domain.clone(),
+            authority_url,
+            graph_url,
+            main_app,
+            noperm_app,
+            token_key: jwt::TokenKey::generate()?,
+            directory: directory::Directory::new(opts.users, &tenant_domain),
+            pages: Mutex::new(Default::default()),
+            seen_jtis: Mutex::new(HashSet::new()),
+            log: log::LogSink::new(log_file),
+            token_lifetime_secs: opts.token_lifetime_secs,
+            refresh_in_secs: opts.refresh_in_secs,
+        });
+
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("graphd-emulator".into())
+            .spawn(move || {
+                serve(
+                    thread_shared,
+                    server_tls,
+                    authority_listener,
+                    graph_listener,
+                    ready_tx,
+                    stop_rx,
+                )
+            })
+            .map_err(|e| Error::Server(e.to_string()))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(Error::Server(e));
+            }
+            Err(_) => {
+                let _ = thread.join();
+                return Err(Error::Server(
+                    "the server thread exited during start-up".into(),
+                ));
+            }
+        }
+        Ok(Emulator {
+            info,
+            shared,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            remove_dir,
+        })
+    }
+
+    pub fn info(&self) -> &Info {
+        &self.info
+    }
+
+    /// A snapshot of everything seen so far.
+    pub fn log(&self) -> Log {
+        self.shared.log.snapshot()
+    }
+
+    pub fn clear_log(&self) {
+        self.shared.log.clear();
+    }
+
+    /// Registers more certificates (every one in the PEM) on the main app.
+    pub fn register_cert_pem(&self, pem: &[u8]) -> Result<(), Error> {
+        register(&self.shared.main_app, pem)
+    }
+
+    /// The full synthetic directory in listing order, with the default properties.
+    pub fn users(&self) -> Vec<serde_json::Value> {
+        self.shared.directory.all_values()
+    }
+
+    /// Stops both listeners and waits for the server thread (the same as dropping).
+    pub fn shutdown(self) {}
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(dir) = self.remove_dir.take() {
+            let _ = fs::remove_dir_all(&dir);
+            if let Some(set) = AUTO_DIRS.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                set.remove(&dir);
+            }
+        }
+    }
+}
+
+/// The server thread: a tokio runtime serving both routers over rustls until told to stop.
+fn serve(
+    shared: Arc<Shared>,
+    server_tls: tls::ServerTls,
+    authority_listener: std::net::TcpListener,
+    graph_listener: std::net::TcpListener,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .thread_name("graphd-emulator-worker")
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = ready.send(Err(format!("cannot build the tokio runtime: {e}")));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let started = async {
+            let config = axum_server::tls_rustls::RustlsConfig::from_der(
+                vec![server_tls.cert_der],
+                server_tls.key_der,
+            )
+            .await
+            .map_err(|e| format!("cannot build the rustls server config: {e}"))?;
+            let mut tasks = Vec::new();
+            let mut handles = Vec::new();
+            for (listener, router) in [
+                (authority_listener, authority::router(shared.clone())),
+                (graph_listener, graph::router(shared.clone())),
+            ] {
+                let handle = axum_server::Handle::new();
+                let server = axum_server::from_tcp_rustls(listener, config.clone())
+                    .map_err(|e| format!("cannot use the listener: {e}"))?
+                    .handle(handle.clone());
+                tasks.push(tokio::spawn(server.serve(router.into_make_service())));
+                handles.push(handle);
+            }
+            for h in &handles {
+                if h.listening().await.is_none() {
+                    return Err("a listener failed to start".to_owned());
+                }
+            }
+            Ok::<_, String>((tasks, handles))
+        };
+        match started.await {
+            Ok((tasks, handles)) => {
+                let _ = ready.send(Ok(()));
+                let _ = stop.await;
+                for h in &handles {
+                    // Short grace: in-flight requests finish, idle keep-alive connections do not hold
+                    // up a test's teardown.
+                    h.graceful_shutdown(Some(std::time::Duration::from_millis(200)));
+                }
+                for t in tasks {
+                    let _ = t.await;
+                }
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+            }
+        }
+    });
+}

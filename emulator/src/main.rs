@@ -1,0 +1,122 @@
+//! The `graphd-emulator` binary: starts the emulator, writes its state file (mode 0600, only once
+//! both listeners accept connections), prints one line to stderr and runs until SIGTERM or SIGINT.
+//! Everything else lives in the library.
+
+use clap::Parser;
+use graphd_emulator::{Emulator, Options};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// A strict local HTTPS emulator of Entra ID's token endpoint and Microsoft Graph's /v1.0/users.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Where to write the state JSON (URLs, CA path, tenant, app credentials), mode 0600.
+    #[arg(long, value_name = "FILE")]
+    state: PathBuf,
+    /// Number of synthetic users.
+    #[arg(long, default_value_t = 250)]
+    users: usize,
+    /// An extra PEM certificate to register on the main app (repeatable).
+    #[arg(long = "register-cert", value_name = "PATH")]
+    register_cert: Vec<PathBuf>,
+    /// Where ca.pem, cert.pem and key.pem go [default: the directory of --state].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// expires_in of issued tokens, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3599)]
+    token_lifetime: u64,
+    /// Add "refresh_in" with this many seconds to token responses.
+    #[arg(long, value_name = "SECS")]
+    refresh_in: Option<u64>,
+    /// Append one JSON line per handled request to this file (no secrets).
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+}
+
+#[allow(clippy::print_stderr)]
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        args.state
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
+    let opts = Options {
+        users: args.users,
+        token_lifetime_secs: args.token_lifetime,
+        refresh_in_secs: args.refresh_in,
+        register_certs: args.register_cert,
+        dir,
+        log_file: args.log,
+    };
+    // Signal handlers go in before the state file exists: a script that sends SIGTERM as soon
+    // as it sees the file must stop us cleanly, never kill us mid-way or be ignored.
+    let (runtime, mut signals) = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("graphd-emulator: error: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = (|| {
+        let emulator = Emulator::start(opts)?;
+        emulator.info().write_state_file(&args.state)?;
+        Ok::<_, graphd_emulator::Error>(emulator)
+    })();
+    let emulator = match result {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("graphd-emulator: error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("graphd-emulator: caused by: {s}");
+                source = s.source();
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let info = emulator.info();
+    eprintln!(
+        "graphd-emulator: authority {} graph {} (CA {}, state {})",
+        info.authority_host_url,
+        info.graph_url,
+        info.ca_pem.display(),
+        args.state.display()
+    );
+    runtime.block_on(signals.wait());
+    emulator.shutdown();
+    ExitCode::SUCCESS
+}
+
+/// SIGTERM and SIGINT streams, registered on a small current-thread runtime.
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<(tokio::runtime::Runtime, Signals)> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let signals = {
+            let _guard = runtime.enter();
+            Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            }
+        };
+        Ok((runtime, signals))
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}

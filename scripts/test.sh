@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what is missing (Debian packages when
+# root), then formatting, lints, and every test (unit, emulator, and the real binary against
+# the emulator over TLS). CI (.ci/run) calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Debian packages the build and the tests need, each checked before anything is installed.
+missing=()
+need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || missing+=("$1"); }
+need_pkg pkg-config   # openssl-sys finds OpenSSL through it
+need_pkg libssl-dev   # openssl (X.509, keys, PKCS#12) links the system OpenSSL 3
+need_pkg gcc          # aws-lc-sys and openssl-sys build C
+need_pkg openssl      # the tests cross-check thumbprints with `openssl x509`
+need_pkg ca-certificates
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    log "missing Debian packages: ${missing[*]} (run as root, or install them)"; exit 1
+  fi
+fi
+
+command -v cargo >/dev/null || { log "cargo not found: install Rust (rustup)"; exit 1; }
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "cargo test (unit, emulator, CLI against the emulator)"
+cargo test --workspace --locked
+log "all checks passed"

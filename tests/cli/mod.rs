@@ -1,0 +1,4 @@
+mod redaction;
+mod refusals;
+mod users;
+pub mod util;

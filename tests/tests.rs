@@ -1,0 +1,9 @@
+//! Black-box tests of the real `graphd` binary against the in-process emulator over TLS.
+//!
+//! One integration binary; each module is a feature:
+//! - `util`: the hermetic command builder and emulator helpers
+//! - `users`: listing with each credential, paging, select, max-items, output formats
+//! - `refusals`: every error path with its exit code and hint, and local refusals that send nothing
+//! - `redaction`: no secret, assertion or token in any output, at any verbosity
+
+mod cli;
