@@ -15,6 +15,9 @@ need_pkg libssl-dev   # openssl (X.509, keys, PKCS#12) links the system OpenSSL 
 need_pkg gcc          # aws-lc-sys and openssl-sys build C
 need_pkg openssl      # the tests cross-check thumbprints with `openssl x509`
 need_pkg ca-certificates
+need_pkg dbus          # a private session bus for the keyring tests (dbus-run-session, dbus-send)
+need_pkg gnome-keyring # a real Secret Service for the keyring tests
+need_pkg keyutils      # keyctl: the kernel-keyring tests run under a named session keyring
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     log "installing ${missing[*]}"

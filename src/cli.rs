@@ -106,6 +106,14 @@ pub struct GlobalArgs {
     )]
     pub assertion_alg: AssertionAlg,
 
+    /// Keyring that holds the client secret stored by `graphd secret set`
+    #[arg(long, env = "GRAPHD_KEYRING", global = true, value_enum, default_value_t = KeyringBackend::platform_default(), help_heading = "Credentials")]
+    pub keyring: KeyringBackend,
+
+    /// Do not read or write the encrypted token cache [or env: GRAPHD_TOKEN_CACHE=off]
+    #[arg(long, global = true)]
+    pub no_token_cache: bool,
+
     /// More logging on stderr: -v requests, -vv details, -vvv everything (never secrets)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -120,11 +128,79 @@ pub enum AssertionAlg {
     Rs256,
 }
 
+/// Where `graphd secret set` keeps the client secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyringBackend {
+    /// Secret Service over D-Bus: gnome-keyring, KWallet, KeePassXC (Linux default)
+    SecretService,
+    /// The Linux kernel keyring: memory only, gone at reboot
+    Keyutils,
+    /// The macOS Keychain (macOS default; untested here)
+    Keychain,
+    /// The Windows Credential Manager (Windows default; untested here)
+    Windows,
+}
+
+impl KeyringBackend {
+    /// The platform's own keyring.
+    pub fn platform_default() -> Self {
+        if cfg!(target_os = "macos") {
+            Self::Keychain
+        } else if cfg!(windows) {
+            Self::Windows
+        } else {
+            Self::SecretService
+        }
+    }
+
+    /// The name used in flags and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SecretService => "secret-service",
+            Self::Keyutils => "keyutils",
+            Self::Keychain => "keychain",
+            Self::Windows => "windows",
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every user of the directory, following all pages
     #[command(after_help = USERS_EXAMPLES)]
     Users(UsersArgs),
+    /// Keep the client secret in the OS keyring instead of a file or an env var
+    #[command(subcommand, after_help = SECRET_EXAMPLES)]
+    Secret(SecretCommand),
+    /// Manage the encrypted token cache
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+const SECRET_EXAMPLES: &str = "\
+The entry is keyed by authority host + tenant + client id (service \"graphd\").
+When no credential is given by flag or env, graphd uses this secret.
+
+Examples:
+  printf %s \"$SECRET\" | graphd secret set --tenant T --client-id C
+  graphd secret set --tenant T --client-id C          # prompts twice, no echo
+  graphd secret status --tenant T --client-id C
+  graphd secret delete --tenant T --client-id C --keyring keyutils";
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store the client secret: from stdin when it is not a terminal, else a no-echo prompt (twice)
+    Set,
+    /// Say whether a secret is stored for this tenant and client, and where (never the value); exit 1 if none
+    Status,
+    /// Remove the stored secret (nothing stored is not an error)
+    Delete,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove every cached token
+    Clear,
 }
 
 const USERS_EXAMPLES: &str = "\

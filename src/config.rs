@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use url::Url;
 
 use crate::cli::{AssertionAlg, GlobalArgs};
+use crate::credential::keyring::KeyringSlot;
 use crate::secret::ClientSecret;
 
 /// Where environment variables come from: the process, or a map in tests.
@@ -32,6 +33,8 @@ impl Env for ProcessEnv {
 pub const ENV_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
 /// Env var holding the path of a PEM with certificate and key (azure-identity's name).
 pub const ENV_CERT_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
+/// Env var that turns the token cache off (`off`, `0`, `false`, `no`) or on.
+pub const ENV_TOKEN_CACHE: &str = "GRAPHD_TOKEN_CACHE";
 
 /// Tenant names that do not work for the client-credentials grant (AADSTS90130 / 9001023).
 const MULTI_TENANT_ALIASES: [&str; 3] = ["common", "organizations", "consumers"];
@@ -46,6 +49,10 @@ pub struct Config {
     pub graph_endpoint: Url,
     pub ca_bundle: Option<PathBuf>,
     pub credential: CredentialSource,
+    /// The keyring holding this app's stored secret.
+    pub keyring: KeyringSlot,
+    /// Whether tokens are cached across runs.
+    pub token_cache: bool,
     pub verbose: u8,
 }
 
@@ -59,6 +66,8 @@ impl fmt::Debug for Config {
             .field("graph_endpoint", &self.graph_endpoint.as_str())
             .field("ca_bundle", &self.ca_bundle)
             .field("credential", &self.credential.describe())
+            .field("keyring", &self.keyring.backend.name())
+            .field("token_cache", &self.token_cache)
             .finish()
     }
 }
@@ -114,6 +123,8 @@ pub enum CredentialSource {
         key: Option<PathBuf>,
         alg: AssertionAlg,
     },
+    /// None given by flag or env: the secret stored by `graphd secret set`, if any.
+    Keyring(KeyringSlot),
 }
 
 impl CredentialSource {
@@ -129,6 +140,9 @@ impl CredentialSource {
                 key.as_ref()
                     .map_or("in the same file".into(), |k| k.display().to_string())
             ),
+            Self::Keyring(slot) => {
+                format!("client secret from the {} keyring", slot.backend.name())
+            }
         }
     }
 }
@@ -157,8 +171,8 @@ pub enum ConfigError {
     NotHttps { flag: &'static str, value: String },
     #[error("{flag} '{value}' must be an origin (scheme://host[:port]) without path or query")]
     NotAnOrigin { flag: &'static str, value: String },
-    #[error("no credential given")]
-    NoCredential,
+    #[error("{ENV_TOKEN_CACHE}={0:?} is neither on nor off")]
+    InvalidTokenCacheEnv(String),
     #[error("two credentials given: {0} and {1}")]
     TwoCredentials(String, String),
 }
@@ -185,10 +199,7 @@ impl ConfigError {
             Self::InvalidUrl { .. } | Self::NotAnOrigin { .. } => {
                 "e.g. https://login.microsoftonline.com or https://graph.microsoft.com".into()
             }
-            Self::NoCredential => format!(
-                "give one of: {ENV_CLIENT_SECRET} (env), --secret-stdin, --secret-file PATH, \
-                 --cert PATH --key PATH, or {ENV_CERT_PATH} (env, a PEM with certificate and key)"
-            ),
+            Self::InvalidTokenCacheEnv(_) => format!("set {ENV_TOKEN_CACHE} to off or on"),
             Self::TwoCredentials(..) => "give exactly one credential".into(),
         })
     }
@@ -216,7 +227,16 @@ impl Config {
         }
         let authority_host = parse_origin("--authority-host", &args.authority_host)?;
         let graph_endpoint = parse_origin("--graph-endpoint", &args.graph_endpoint)?;
-        let credential = resolve_credential(args, env)?;
+        let keyring = KeyringSlot::new(args.keyring, &origin(&authority_host), &tenant, &client_id);
+        let credential = resolve_credential(args, env)?
+            .unwrap_or_else(|| CredentialSource::Keyring(keyring.clone()));
+        let token_cache = match env.var(ENV_TOKEN_CACHE).map(|v| v.to_ascii_lowercase()) {
+            _ if args.no_token_cache => false,
+            None => true,
+            Some(v) if ["off", "0", "false", "no"].contains(&v.as_str()) => false,
+            Some(v) if ["on", "1", "true", "yes", ""].contains(&v.as_str()) => true,
+            Some(v) => return Err(ConfigError::InvalidTokenCacheEnv(v)),
+        };
         Ok(Config {
             tenant,
             client_id,
@@ -224,6 +244,8 @@ impl Config {
             graph_endpoint,
             ca_bundle: args.ca_bundle.clone(),
             credential,
+            keyring,
+            token_cache,
             verbose: args.verbose,
         })
     }
@@ -272,7 +294,11 @@ fn parse_origin(flag: &'static str, value: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-fn resolve_credential(args: &GlobalArgs, env: &dyn Env) -> Result<CredentialSource, ConfigError> {
+/// The one credential given by flag or env; `None` when none was (the keyring's turn).
+fn resolve_credential(
+    args: &GlobalArgs,
+    env: &dyn Env,
+) -> Result<Option<CredentialSource>, ConfigError> {
     let mut found: Vec<(String, CredentialSource)> = Vec::new();
     if args.secret_stdin {
         found.push(("--secret-stdin".into(), CredentialSource::SecretStdin));
@@ -311,8 +337,8 @@ fn resolve_credential(args: &GlobalArgs, env: &dyn Env) -> Result<CredentialSour
     }
     let mut found = found.into_iter();
     match (found.next(), found.next()) {
-        (None, _) => Err(ConfigError::NoCredential),
-        (Some((_, source)), None) => Ok(source),
+        (None, _) => Ok(None),
+        (Some((_, source)), None) => Ok(Some(source)),
         (Some((a, _)), Some((b, _))) => Err(ConfigError::TwoCredentials(a, b)),
     }
 }
@@ -324,7 +350,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::Cli;
+    use crate::cli::{Cli, KeyringBackend};
 
     struct MapEnv(HashMap<&'static str, &'static str>);
     impl Env for MapEnv {
@@ -468,11 +494,20 @@ mod tests {
     }
 
     #[test]
-    fn exactly_one_credential() {
-        assert!(matches!(
-            parse(&[], &env(&[])),
-            Err(ConfigError::NoCredential)
-        ));
+    fn exactly_one_credential_or_the_keyring() {
+        let c = parse(&[], &env(&[])).unwrap();
+        match &c.credential {
+            CredentialSource::Keyring(slot) => {
+                assert_eq!(
+                    slot.account,
+                    "https://login.microsoftonline.com/contoso.onmicrosoft.com/c1"
+                );
+                assert_eq!(slot.backend, KeyringBackend::platform_default());
+            }
+            _ => panic!("no credential given means the keyring"),
+        }
+        let c = parse(&["--keyring", "keyutils"], &env(&[])).unwrap();
+        assert_eq!(c.keyring.backend, KeyringBackend::Keyutils);
         match parse(&["--secret-stdin"], &env(&[(ENV_CLIENT_SECRET, "x")])) {
             Err(ConfigError::TwoCredentials(a, b)) => {
                 assert_eq!(a, "--secret-stdin");
@@ -511,6 +546,35 @@ mod tests {
                 alg: AssertionAlg::Rs256,
                 ..
             }
+        ));
+    }
+
+    #[test]
+    fn token_cache_switches() {
+        assert!(parse(&["--secret-stdin"], &env(&[])).unwrap().token_cache);
+        assert!(
+            !parse(&["--secret-stdin", "--no-token-cache"], &env(&[]))
+                .unwrap()
+                .token_cache
+        );
+        assert!(
+            !parse(&["--secret-stdin"], &env(&[(ENV_TOKEN_CACHE, "off")]))
+                .unwrap()
+                .token_cache
+        );
+        assert!(
+            !parse(&["--secret-stdin"], &env(&[(ENV_TOKEN_CACHE, "FALSE")]))
+                .unwrap()
+                .token_cache
+        );
+        assert!(
+            parse(&["--secret-stdin"], &env(&[(ENV_TOKEN_CACHE, "on")]))
+                .unwrap()
+                .token_cache
+        );
+        assert!(matches!(
+            parse(&["--secret-stdin"], &env(&[(ENV_TOKEN_CACHE, "maybe")])),
+            Err(ConfigError::InvalidTokenCacheEnv(_))
         ));
     }
 

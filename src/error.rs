@@ -9,10 +9,12 @@ use std::fmt::Write;
 
 use crate::config::ConfigError;
 use crate::credential::CredentialError;
+use crate::credential::keyring::KeyringError;
 use crate::graph::GraphError;
 use crate::http::HttpSetupError;
 use crate::output::OutputError;
 use crate::token::TokenError;
+use crate::token::cache::CacheError;
 
 /// Exit codes, documented in README and `--help`.
 pub mod exit {
@@ -39,6 +41,13 @@ pub enum Error {
     Graph(#[from] GraphError),
     #[error(transparent)]
     Output(#[from] OutputError),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// `graphd secret status` found nothing; its message is already on stdout.
+    #[error("no client secret stored")]
+    NotStored,
 }
 
 impl Error {
@@ -46,7 +55,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::HttpSetup(_) => exit::USAGE,
+            Error::Credential(CredentialError::NoCredential { .. }) => exit::USAGE,
             Error::Credential(_) => exit::AUTH,
+            Error::Keyring(_) => exit::AUTH,
+            Error::Cache(_) | Error::NotStored => exit::OTHER,
             Error::Token(TokenError::Credential(_)) => exit::AUTH,
             Error::Token(TokenError::Entra(e)) if e.is_transient() => exit::NETWORK,
             Error::Token(TokenError::Entra(_)) => exit::AUTH,
@@ -73,6 +85,7 @@ impl Error {
                 "check the network, HTTPS_PROXY / NO_PROXY, and --ca-bundle if a proxy inspects TLS".into(),
             ),
             Error::Graph(e) => e.hint(),
+            Error::Keyring(e) => Some(e.hint()),
             _ => None,
         }
     }
@@ -114,7 +127,7 @@ mod tests {
 
     #[test]
     fn exit_codes_by_domain() {
-        assert_eq!(Error::from(ConfigError::NoCredential).exit_code(), 2);
+        assert_eq!(Error::from(ConfigError::MissingTenant).exit_code(), 2);
         assert_eq!(
             Error::from(CredentialError::EmptySecret("x".into())).exit_code(),
             3

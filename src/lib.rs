@@ -23,7 +23,7 @@ use std::io;
 
 use tracing::info;
 
-use crate::cli::{Cli, Command, UsersArgs};
+use crate::cli::{CacheCommand, Cli, Command, KeyringBackend, SecretCommand, UsersArgs};
 use crate::config::{Config, ProcessEnv};
 use crate::credential::Credential;
 use crate::error::Error;
@@ -35,20 +35,84 @@ use crate::output::{Output, OutputError};
 pub fn run(cli: Cli) -> Result<(), Error> {
     init_logging(cli.global.verbose);
     credential::assertion::install_crypto_provider();
+    if let Command::Cache(CacheCommand::Clear) = cli.command {
+        return cache_clear();
+    }
     let config = Config::from_args(&cli.global, &ProcessEnv)?;
     tracing::debug!(target: "graphd", "{config:?}");
-    match cli.command {
-        Command::Users(args) => match users(&config, &args) {
-            Err(Error::Output(OutputError::Closed)) => Ok(()),
-            other => other,
-        },
+    let result = match cli.command {
+        Command::Users(args) => users(&config, &args),
+        Command::Secret(cmd) => secret(&config, cmd),
+        Command::Cache(_) => unreachable!("handled above"),
+    };
+    match result {
+        Err(Error::Output(OutputError::Closed)) => Ok(()),
+        other => other,
     }
+}
+
+fn cache_clear() -> Result<(), Error> {
+    let dir = token::cache::TokenCache::default_dir()?;
+    let removed = token::cache::TokenCache::open(dir.clone())?.clear()?;
+    output::message(&format!(
+        "removed {removed} cached token(s) from {}",
+        dir.display()
+    ))?;
+    Ok(())
+}
+
+fn secret(config: &Config, cmd: SecretCommand) -> Result<(), Error> {
+    let slot = &config.keyring;
+    let backend = slot.backend.name();
+    match cmd {
+        SecretCommand::Set => {
+            let secret = credential::read_new_secret(&mut io::stdin().lock())?;
+            slot.set(&secret)?;
+            if slot.backend == KeyringBackend::Keyutils {
+                tracing::warn!(
+                    target: "graphd",
+                    "the kernel keyring (keyutils) is memory-only: this secret is gone at reboot"
+                );
+            }
+            output::message(&format!(
+                "stored the client secret in the {backend} keyring for {}",
+                slot.account
+            ))?;
+        }
+        SecretCommand::Status => match slot.get()? {
+            Some(_) => output::message(&format!(
+                "a client secret is stored in the {backend} keyring for {}",
+                slot.account
+            ))?,
+            None => {
+                output::message(&format!(
+                    "no client secret is stored in the {backend} keyring for {}",
+                    slot.account
+                ))?;
+                return Err(Error::NotStored);
+            }
+        },
+        SecretCommand::Delete => {
+            if slot.delete()? {
+                output::message(&format!(
+                    "deleted the client secret from the {backend} keyring for {}",
+                    slot.account
+                ))?;
+            } else {
+                output::message(&format!(
+                    "nothing to delete: no client secret is stored in the {backend} keyring for {}",
+                    slot.account
+                ))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn users(config: &Config, args: &UsersArgs) -> Result<(), Error> {
     let credential = Credential::load(&config.credential, &mut io::stdin().lock())?;
     let http = Http::new(config.ca_bundle.as_deref())?;
-    let token = token::request_token(&http, config, &credential)?;
+    let token = token::obtain(&http, config, &credential)?;
     drop(credential);
     let graph = Graph::new(&http, &token.access_token, config.admin_consent_url());
 

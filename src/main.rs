@@ -10,7 +10,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let code = err.exit_code();
-            if code != graphd::error::exit::SUCCESS {
+            if code != graphd::error::exit::SUCCESS
+                && !matches!(err, graphd::error::Error::NotStored)
+            {
                 eprint!("{}", graphd::error::render(&err));
             }
             ExitCode::from(code)

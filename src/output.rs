@@ -30,6 +30,14 @@ impl From<io::Error> for OutputError {
     }
 }
 
+/// Writes one line of a command's result (e.g. `secret status`) to stdout.
+pub fn message(text: &str) -> Result<(), OutputError> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Streams items in one format.
 pub struct Output<W: Write> {
     out: io::BufWriter<W>,

@@ -6,6 +6,7 @@
 
 pub mod assertion;
 pub mod certificate;
+pub mod keyring;
 
 use std::fs;
 use std::io::Read;
@@ -15,7 +16,8 @@ use zeroize::Zeroizing;
 
 pub use certificate::CertificateCredential;
 
-use crate::config::CredentialSource;
+use crate::config::{CredentialSource, ENV_CERT_PATH, ENV_CLIENT_SECRET};
+use crate::credential::keyring::KeyringError;
 use crate::secret::{Assertion, ClientSecret};
 
 /// The one credential a run uses.
@@ -57,6 +59,25 @@ impl Credential {
                 let buf = read_secret_file(path)?;
                 secret_from_bytes(buf, &path.display().to_string()).map(Credential::Secret)
             }
+            CredentialSource::Keyring(slot) => match slot.get() {
+                Ok(Some(secret)) => {
+                    tracing::info!(
+                        target: "graphd::credential",
+                        "no credential given by flag or env: using the client secret stored in the {} keyring for {}",
+                        slot.backend.name(),
+                        slot.account
+                    );
+                    Ok(Credential::Secret(secret))
+                }
+                Ok(None) => Err(CredentialError::NoCredential {
+                    backend: slot.backend.name(),
+                    cause: None,
+                }),
+                Err(e) => Err(CredentialError::NoCredential {
+                    backend: slot.backend.name(),
+                    cause: Some(e),
+                }),
+            },
             CredentialSource::Certificate { cert, key, alg } => {
                 CertificateCredential::load(cert, key.as_deref(), *alg)
                     .map(|c| Credential::Certificate(Box::new(c)))
@@ -79,6 +100,21 @@ impl Credential {
         }
     }
 
+    /// The secret material the token cache derives its key from: reading a cached token
+    /// needs what could mint one. For a certificate, the key and the certificate.
+    pub fn cache_material(&self) -> Zeroizing<Vec<u8>> {
+        match self {
+            Credential::Secret(s) => Zeroizing::new(s.expose().as_bytes().to_vec()),
+            Credential::Certificate(c) => {
+                let mut m =
+                    Zeroizing::new(Vec::with_capacity(c.key.expose().len() + c.cert_der.len()));
+                m.extend_from_slice(c.key.expose());
+                m.extend_from_slice(&c.cert_der);
+                m
+            }
+        }
+    }
+
     /// A non-secret description for logs and hints.
     pub fn describe(&self) -> String {
         match self {
@@ -88,6 +124,30 @@ impl Credential {
             }
         }
     }
+}
+
+/// Reads a new secret for `graphd secret set`: the first line of stdin when stdin is not a
+/// terminal, else a no-echo prompt on the terminal, twice, which must match.
+pub fn read_new_secret<R: Read + std::io::IsTerminal>(
+    stdin: &mut R,
+) -> Result<ClientSecret, CredentialError> {
+    if !stdin.is_terminal() {
+        let mut buf = Zeroizing::new(Vec::new());
+        stdin
+            .read_to_end(&mut buf)
+            .map_err(CredentialError::Stdin)?;
+        return secret_from_bytes(buf, "standard input");
+    }
+    let first = Zeroizing::new(
+        rpassword::prompt_password("Client secret (value, not ID): ")
+            .map_err(CredentialError::Stdin)?,
+    );
+    let second =
+        Zeroizing::new(rpassword::prompt_password("Again: ").map_err(CredentialError::Stdin)?);
+    if *first != *second {
+        return Err(CredentialError::PromptMismatch);
+    }
+    secret_from_bytes(Zeroizing::new(first.as_bytes().to_vec()), "the prompt")
 }
 
 /// Reads a file that holds secret material into a zeroizing buffer.
@@ -114,6 +174,12 @@ fn secret_from_bytes(buf: Zeroizing<Vec<u8>>, from: &str) -> Result<ClientSecret
 /// A credential that cannot be used; exit code 3. Messages name the file, never its content.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    #[error("no credential given, and {}", match cause { None => format!("no client secret stored in the {backend} keyring for this tenant and client"), Some(_) => format!("the {backend} keyring could not be read") })]
+    NoCredential {
+        backend: &'static str,
+        #[source]
+        cause: Option<KeyringError>,
+    },
     #[error("cannot read {}", path.display())]
     ReadFile {
         path: PathBuf,
@@ -122,6 +188,8 @@ pub enum CredentialError {
     },
     #[error("cannot read the client secret from standard input")]
     Stdin(#[source] std::io::Error),
+    #[error("the two secrets typed do not match")]
+    PromptMismatch,
     #[error("the client secret from {0} is empty")]
     EmptySecret(String),
     #[error("the client secret from {0} is not UTF-8 text")]
@@ -172,7 +240,13 @@ impl CredentialError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
+            Self::NoCredential { cause, .. } => format!(
+                "give one of: {ENV_CLIENT_SECRET} (env), --secret-stdin, --secret-file PATH, --cert PATH --key PATH, \
+                 {ENV_CERT_PATH} (env, a PEM with certificate and key), or store a secret with `graphd secret set`{}",
+                cause.as_ref().map(|c| format!("; {}", c.hint())).unwrap_or_default()
+            ),
             Self::ReadFile { path, .. } => format!("check that {} exists and is readable", path.display()),
+            Self::PromptMismatch => "type the same secret twice, or pipe it on stdin".into(),
             Self::EmptySecret(_) | Self::SecretNotUtf8(_) | Self::Stdin(_) => {
                 "pipe the secret's value, e.g. printf %s \"$SECRET\" | graphd users --secret-stdin".into()
             }

@@ -4,10 +4,14 @@
 //! Entra errors keep `error`, `error_codes`, `trace_id` and `correlation_id`, never the raw
 //! body: on a 200 the body is the token, and parse errors report only a line and column.
 
+pub mod cache;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
-use tracing::info;
+use tracing::{info, warn};
+
+use self::cache::{CacheKey, TokenCache};
 
 use crate::config::Config;
 use crate::credential::{ClientAuth, Credential, CredentialError, JWT_BEARER};
@@ -180,6 +184,40 @@ pub enum TokenError {
     },
     #[error("the token endpoint's response is not a valid token response ({reason})")]
     BadResponse { reason: String },
+}
+
+/// A token for `config.scope()`: from the encrypted cache when it holds a fresh one for this
+/// exact credential, else from Entra (and then cached). Cache trouble never fails the run.
+pub fn obtain(http: &Http, config: &Config, credential: &Credential) -> Result<Token, TokenError> {
+    let fetch = || request_token(http, config, credential);
+    if !config.token_cache {
+        return fetch();
+    }
+    let cache = match TokenCache::default_dir().and_then(TokenCache::open) {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(target: "graphd::cache", "token cache unavailable ({e}); requesting a token without it");
+            return fetch();
+        }
+    };
+    let which = match credential {
+        Credential::Certificate(c) => format!("cert:{}", c.x5t_s256()),
+        Credential::Secret(_) => "secret".into(),
+    };
+    let binding = format!(
+        "{}|{}|{}|{}|{which}",
+        crate::config::origin(&config.authority_host),
+        config.tenant.to_ascii_lowercase(),
+        config.client_id.to_ascii_lowercase(),
+        config.scope()
+    );
+    match CacheKey::derive(&credential.cache_material(), &binding) {
+        Ok(key) => cache.get_or_fetch(&key, SystemTime::now, fetch),
+        Err(e) => {
+            warn!(target: "graphd::cache", "token cache unavailable ({e}); requesting a token without it");
+            fetch()
+        }
+    }
 }
 
 /// Asks Entra for a token for `config.scope()` with `credential`.

@@ -1,3 +1,5 @@
+mod cache;
+mod keyring;
 mod redaction;
 mod refusals;
 mod users;

@@ -69,7 +69,14 @@ fn certificate_ps256_by_default_and_rs256_on_request() {
 
     let out = s
         .graphd_cert()
-        .args(["users", "--assertion-alg", "rs256", "-o", "jsonl"])
+        .args([
+            "users",
+            "--assertion-alg",
+            "rs256",
+            "-o",
+            "jsonl",
+            "--no-token-cache",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));

@@ -1,0 +1,484 @@
+//! The token cache: access tokens reused across processes, never written in plain text.
+//!
+//! Each entry is sealed with AES-256-GCM under a key derived (HKDF-SHA256) from the
+//! credential's own secret material (the client secret, or the certificate's private key)
+//! and bound, as associated data and in the derivation, to authority, tenant, client id,
+//! scope and certificate. Reading an entry therefore needs the credential that could mint
+//! the token anyway; a run with another credential derives another file name and key, so it
+//! never sees this token. File names are derived the same way and reveal nothing.
+//!
+//! Files are `0600` in a `0700` directory, written to a temporary file and renamed. A cold
+//! cache is filled under an exclusive file lock, checked again after taking it, so many
+//! processes started together make one token request. A corrupt, truncated or foreign file
+//! is a miss, never an error. `should_refresh` is pure and takes `now`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use openssl::md::Md;
+use openssl::pkey::Id;
+use openssl::pkey_ctx::PkeyCtx;
+use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
+use zeroize::Zeroizing;
+
+use super::Token;
+use crate::secret::AccessToken;
+
+/// A cached token is used until this long before it expires, so that it cannot expire
+/// between being read and reaching Graph (a slow listing, clock skew). Matches MSAL's margin.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// Entries untouched for this long are pruned: Entra's app tokens live 60–90 minutes and at
+/// most a day under a token-lifetime policy, so such an entry can only hold an expired token.
+pub const PRUNE_AFTER: Duration = Duration::from_secs(26 * 60 * 60);
+
+const MAGIC: &[u8; 4] = b"GDTC";
+const VERSION: u8 = 1;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+const ENTRY_EXT: &str = "tok";
+const LOCK_EXT: &str = "lock";
+const SALT: &[u8] = b"graphd token cache v1";
+
+/// Whether a token must be replaced at `now` rather than reused.
+pub fn should_refresh(
+    expires_on: SystemTime,
+    refresh_on: Option<SystemTime>,
+    now: SystemTime,
+) -> bool {
+    now + REFRESH_MARGIN >= expires_on || refresh_on.is_some_and(|r| now >= r)
+}
+
+/// The token cache directory.
+pub struct TokenCache {
+    dir: PathBuf,
+}
+
+/// One entry's derived file name and sealing key.
+pub struct CacheKey {
+    name: String,
+    key: Zeroizing<[u8; 32]>,
+    binding: String,
+}
+
+impl CacheKey {
+    /// Derives the entry's name and key from the credential's secret `material` and what the
+    /// token is for (`binding`: authority, tenant, client id, scope, certificate).
+    pub fn derive(material: &[u8], binding: &str) -> Result<CacheKey, CacheError> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        hkdf(material, format!("key|{binding}").as_bytes(), &mut key[..])?;
+        let mut name = [0u8; 16];
+        hkdf(material, format!("name|{binding}").as_bytes(), &mut name)?;
+        Ok(CacheKey {
+            name: name.iter().map(|b| format!("{b:02x}")).collect(),
+            key,
+            binding: binding.to_string(),
+        })
+    }
+}
+
+fn hkdf(ikm: &[u8], info: &[u8], out: &mut [u8]) -> Result<(), CacheError> {
+    let mut ctx = PkeyCtx::new_id(Id::HKDF).map_err(CacheError::Crypto)?;
+    ctx.derive_init().map_err(CacheError::Crypto)?;
+    ctx.set_hkdf_md(Md::sha256()).map_err(CacheError::Crypto)?;
+    ctx.set_hkdf_key(ikm).map_err(CacheError::Crypto)?;
+    ctx.set_hkdf_salt(SALT).map_err(CacheError::Crypto)?;
+    ctx.add_hkdf_info(info).map_err(CacheError::Crypto)?;
+    ctx.derive(Some(out)).map_err(CacheError::Crypto)?;
+    Ok(())
+}
+
+/// The plaintext of an entry (only ever in zeroizing buffers).
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    access_token: Zeroizing<String>,
+    expires_on: u64,
+    refresh_on: Option<u64>,
+}
+
+/// The cache could not be used; the run goes on without it.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot use the token cache directory {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("no cache directory: neither XDG_CACHE_HOME nor HOME is set")]
+    NoDir,
+    #[error("cannot derive the cache key")]
+    Crypto(#[source] openssl::error::ErrorStack),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl TokenCache {
+    /// `$XDG_CACHE_HOME/graphd/tokens` (or `~/.cache/graphd/tokens`).
+    pub fn default_dir() -> Result<PathBuf, CacheError> {
+        let base = directories::BaseDirs::new().ok_or(CacheError::NoDir)?;
+        Ok(base.cache_dir().join("graphd").join("tokens"))
+    }
+
+    /// Opens (creating with mode 0700) the cache directory.
+    pub fn open(dir: PathBuf) -> Result<TokenCache, CacheError> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_err(&dir))?;
+        let mode = fs::metadata(&dir)
+            .map_err(io_err(&dir))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode != 0o700 {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io_err(&dir))?;
+        }
+        Ok(TokenCache { dir })
+    }
+
+    fn entry_path(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(format!("{}.{ENTRY_EXT}", key.name))
+    }
+
+    /// A usable cached token for `key` at `now`, if there is one.
+    pub fn load(&self, key: &CacheKey, now: SystemTime) -> Option<Token> {
+        let path = self.entry_path(key);
+        let file = File::open(&path).ok()?;
+        let mut bytes = Zeroizing::new(Vec::new());
+        file.take(64 * 1024).read_to_end(&mut bytes).ok()?;
+        let Some(sealed) = open_entry(key, &bytes) else {
+            debug!(target: "graphd::cache", "ignoring an unreadable cache entry {}", path.display());
+            return None;
+        };
+        let token = Token {
+            access_token: AccessToken::new(sealed.access_token.to_string()),
+            expires_on: UNIX_EPOCH + Duration::from_secs(sealed.expires_on),
+            refresh_on: sealed
+                .refresh_on
+                .map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+        };
+        if should_refresh(token.expires_on, token.refresh_on, now) {
+            debug!(target: "graphd::cache", "cached token is within the refresh margin");
+            return None;
+        }
+        Some(token)
+    }
+
+    /// Writes `token` for `key`: temp file (0600, create-new) then rename.
+    pub fn store(&self, key: &CacheKey, token: &Token) -> Result<(), CacheError> {
+        let sealed = Sealed {
+            access_token: Zeroizing::new(token.access_token.expose().to_string()),
+            expires_on: super::unix(token.expires_on),
+            refresh_on: token.refresh_on.map(super::unix),
+        };
+        let plain = Zeroizing::new(
+            serde_json::to_vec(&sealed).expect("a struct of strings and numbers serializes"),
+        );
+        let mut nonce = [0u8; NONCE_LEN];
+        openssl::rand::rand_bytes(&mut nonce).map_err(CacheError::Crypto)?;
+        let mut tag = [0u8; TAG_LEN];
+        let aad = aad(&key.binding);
+        let ciphertext = encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &key.key[..],
+            Some(&nonce),
+            &aad,
+            &plain,
+            &mut tag,
+        )
+        .map_err(CacheError::Crypto)?;
+        let mut out = Vec::with_capacity(5 + NONCE_LEN + ciphertext.len() + TAG_LEN);
+        out.extend_from_slice(MAGIC);
+        out.push(VERSION);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        out.extend_from_slice(&tag);
+
+        let final_path = self.entry_path(key);
+        let tmp = self.dir.join(format!(
+            ".{}.{}.tmp",
+            key.name,
+            uuid::Uuid::new_v4().simple()
+        ));
+        let write = || -> io::Result<()> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&out)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &final_path)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            CacheError::Io {
+                path: final_path.clone(),
+                source: e,
+            }
+        })
+    }
+
+    /// The cached token for `key`, or `fetch`'s, stored for the next run. Concurrent cold
+    /// runs serialize on the entry's lock file, and all but the first find the new token.
+    pub fn get_or_fetch<E>(
+        &self,
+        key: &CacheKey,
+        now: impl Fn() -> SystemTime,
+        fetch: impl FnOnce() -> Result<Token, E>,
+    ) -> Result<Token, E> {
+        if let Some(t) = self.load(key, now()) {
+            debug!(target: "graphd::cache", "using the cached token");
+            return Ok(t);
+        }
+        let lock_path = self.dir.join(format!("{}.{LOCK_EXT}", key.name));
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path);
+        let _guard = match lock.and_then(|f| f.lock().map(|()| f)) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                warn!(target: "graphd::cache", "cannot lock the token cache ({e}); requesting a token without it");
+                None
+            }
+        };
+        if let Some(t) = self.load(key, now()) {
+            debug!(target: "graphd::cache", "another graphd filled the cache while this one waited");
+            return Ok(t);
+        }
+        let token = fetch()?;
+        match self.store(key, &token) {
+            Ok(()) => debug!(target: "graphd::cache", "token cached"),
+            Err(e) => warn!(target: "graphd::cache", "cannot write the token cache: {e}"),
+        }
+        self.prune(now());
+        Ok(token)
+    }
+
+    /// Removes entries not written for `PRUNE_AFTER`, and stale temporary files.
+    pub fn prune(&self, now: SystemTime) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| now.duration_since(m).is_ok_and(|age| age > PRUNE_AFTER));
+            if old && is_cache_file(&path) {
+                let _ = fs::remove_file(&path);
+            }
+        }
+    }
+
+    /// Removes every entry (and lock and temporary file); returns how many entries went.
+    pub fn clear(&self) -> Result<usize, CacheError> {
+        let mut removed = 0;
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => {
+                return Err(CacheError::Io {
+                    path: self.dir.clone(),
+                    source: e,
+                });
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if is_cache_file(&path) {
+                fs::remove_file(&path).map_err(io_err(&path))?;
+                if path.extension().is_some_and(|e| e == ENTRY_EXT) {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn is_cache_file(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e == ENTRY_EXT || e == LOCK_EXT || e == "tmp")
+}
+
+fn aad(binding: &str) -> Vec<u8> {
+    let mut v = MAGIC.to_vec();
+    v.push(VERSION);
+    v.extend_from_slice(binding.as_bytes());
+    v
+}
+
+fn open_entry(key: &CacheKey, bytes: &[u8]) -> Option<Sealed> {
+    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
+    let (&version, rest) = rest.split_first()?;
+    if version != VERSION || rest.len() < NONCE_LEN + TAG_LEN {
+        return None;
+    }
+    let (nonce, rest) = rest.split_at(NONCE_LEN);
+    let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let plain = Zeroizing::new(
+        decrypt_aead(
+            Cipher::aes_256_gcm(),
+            &key.key[..],
+            Some(nonce),
+            &aad(&key.binding),
+            ciphertext,
+            tag,
+        )
+        .ok()?,
+    );
+    serde_json::from_slice(&plain).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(expires_in: u64, now: SystemTime) -> Token {
+        Token {
+            access_token: AccessToken::new("eyJ.canary-token.sig".into()),
+            expires_on: now + Duration::from_secs(expires_in),
+            refresh_on: None,
+        }
+    }
+
+    #[test]
+    fn refresh_margin_and_refresh_in() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let s = Duration::from_secs;
+        assert!(!should_refresh(now + s(3599), None, now));
+        assert!(!should_refresh(now + s(301), None, now));
+        assert!(should_refresh(now + s(300), None, now));
+        assert!(should_refresh(now + s(10), None, now));
+        assert!(should_refresh(now - s(10), None, now));
+        assert!(
+            should_refresh(now + s(3599), Some(now), now),
+            "refresh_in reached"
+        );
+        assert!(!should_refresh(now + s(3599), Some(now + s(1)), now));
+    }
+
+    #[test]
+    fn round_trip_is_sealed_and_bound_to_the_credential() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::open(dir.path().join("tokens")).unwrap();
+        let now = SystemTime::now();
+        let key = CacheKey::derive(b"the-secret", "https://a|t|c|s").unwrap();
+        cache.store(&key, &token(3600, now)).unwrap();
+        assert_eq!(
+            cache.load(&key, now).unwrap().access_token.expose(),
+            "eyJ.canary-token.sig"
+        );
+
+        // Nothing readable on disk; the name says nothing about the secret.
+        for e in fs::read_dir(dir.path().join("tokens")).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            assert!(!name.contains("secret") && !name.contains("canary"));
+            let bytes = fs::read(e.path()).unwrap();
+            assert!(!String::from_utf8_lossy(&bytes).contains("canary"));
+            assert!(!String::from_utf8_lossy(&bytes).contains("eyJ"));
+            assert_eq!(e.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert_eq!(
+            fs::metadata(dir.path().join("tokens"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
+
+        // Another secret or another binding sees nothing.
+        assert!(
+            cache
+                .load(
+                    &CacheKey::derive(b"other-secret", "https://a|t|c|s").unwrap(),
+                    now
+                )
+                .is_none()
+        );
+        assert!(
+            cache
+                .load(
+                    &CacheKey::derive(b"the-secret", "https://a|t|c|other").unwrap(),
+                    now
+                )
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn corrupt_truncated_and_foreign_files_are_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::open(dir.path().to_path_buf()).unwrap();
+        let now = SystemTime::now();
+        let key = CacheKey::derive(b"s", "b").unwrap();
+        cache.store(&key, &token(3600, now)).unwrap();
+        let path = cache.entry_path(&key);
+        let good = fs::read(&path).unwrap();
+        for bad in [
+            b"garbage".to_vec(),
+            good[..good.len() - 1].to_vec(),
+            [b"GDTC\x02".as_slice(), &good[5..]].concat(),
+            {
+                let mut g = good.clone();
+                let n = g.len();
+                g[n / 2] ^= 1;
+                g
+            },
+            Vec::new(),
+        ] {
+            fs::write(&path, &bad).unwrap();
+            assert!(cache.load(&key, now).is_none());
+        }
+        // ...and replaced by the next fetch.
+        let t = cache
+            .get_or_fetch(&key, SystemTime::now, || Ok::<_, ()>(token(3600, now)))
+            .unwrap();
+        assert_eq!(t.access_token.expose(), "eyJ.canary-token.sig");
+        assert!(cache.load(&key, now).is_some());
+    }
+
+    #[test]
+    fn expiring_tokens_are_not_reused_and_clear_removes_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::open(dir.path().to_path_buf()).unwrap();
+        let now = SystemTime::now();
+        let key = CacheKey::derive(b"s", "b").unwrap();
+        cache.store(&key, &token(200, now)).unwrap();
+        assert!(cache.load(&key, now).is_none(), "under the 5-minute margin");
+        let mut fetched = 0;
+        cache
+            .get_or_fetch(&key, SystemTime::now, || {
+                fetched += 1;
+                Ok::<_, ()>(token(3600, now))
+            })
+            .unwrap();
+        cache
+            .get_or_fetch(&key, SystemTime::now, || -> Result<Token, ()> {
+                panic!("cached")
+            })
+            .unwrap();
+        assert_eq!(fetched, 1);
+        assert_eq!(cache.clear().unwrap(), 1);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
