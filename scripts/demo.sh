@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled emulator, as a new user would run it: build graphd and the
-# emulator, start the emulator (a local HTTPS Entra + Graph with a test CA and a registered
-# certificate), list its users with `graphd users --cert ... --key ...`, stop the emulator.
+# emulator, make a certificate with `graphd cert new`, start the emulator (a local HTTPS
+# Entra + Graph with a test CA) with that certificate registered on its app, as an admin
+# would upload it, list the users with `graphd users --cert ... --key ...`, stop the emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +20,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "starting the emulator"
-"$bin/graphd-emulator" --state "$work/state.json" --users "${DEMO_USERS:-25}" 2>"$work/emulator.log" &
+log "graphd cert new --out-cert $work/app-cert.pem --out-key $work/app-key.pem --subject CN=graphd-demo --days 30"
+"$bin/graphd" cert new --out-cert "$work/app-cert.pem" --out-key "$work/app-key.pem" --subject CN=graphd-demo --days 30
+
+log "starting the emulator, with the new certificate registered on its app"
+"$bin/graphd-emulator" --state "$work/state.json" --users "${DEMO_USERS:-25}" \
+  --register-cert "$work/app-cert.pem" 2>"$work/emulator.log" &
 emu_pid=$!
 for _ in $(seq 1 200); do [ -s "$work/state.json" ] && break; sleep 0.05; done
 [ -s "$work/state.json" ] || { cat "$work/emulator.log" >&2; log "the emulator did not start"; exit 1; }
@@ -31,8 +36,10 @@ export AZURE_CLIENT_ID=$(field client_id)
 export AZURE_AUTHORITY_HOST=$(field authority_host_url)
 export GRAPHD_GRAPH_ENDPOINT=$(field graph_url)
 export GRAPHD_CA_BUNDLE=$(field ca_pem)
-cert=$(field cert_pem)
-key=$(field key_pem)
+# Keep the demo self-contained: its token cache lives and dies with its work directory.
+export XDG_CACHE_HOME="$work/cache"
+cert="$work/app-cert.pem"
+key="$work/app-key.pem"
 
 log "graphd users --cert $cert --key $key -o jsonl -v"
 "$bin/graphd" users --cert "$cert" --key "$key" -o jsonl -v

@@ -81,30 +81,44 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH", help_heading = "Credentials")]
     pub secret_file: Option<PathBuf>,
 
-    /// PEM certificate registered on the app; alone, a PEM holding certificate and key
-    /// [env: AZURE_CLIENT_CERTIFICATE_PATH]
+    /// Certificate registered on the app: PEM (cert, chain, or cert + key), or PKCS#12
+    /// (.pfx/.p12, also base64); `-` = stdin [env: AZURE_CLIENT_CERTIFICATE_PATH]
     #[arg(long, global = true, value_name = "PATH", help_heading = "Credentials")]
     pub cert: Option<PathBuf>,
 
-    /// PEM private key of --cert (PKCS#1 or PKCS#8, RSA >= 2048 bits)
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        requires = "cert",
-        help_heading = "Credentials"
-    )]
+    /// Private key of --cert or --thumbprint (PEM: PKCS#1, PKCS#8 or encrypted; `-` = stdin)
+    #[arg(long, global = true, value_name = "PATH", help_heading = "Credentials")]
     pub key: Option<PathBuf>,
 
-    /// Client-assertion signature: ps256 (with x5t#S256) or rs256 (with x5t)
+    /// SHA-1 thumbprint (hex, as the portal shows it) of the registered certificate, with --key
+    /// and without --cert: the quickstart's form; sends RS256 + x5t
     #[arg(
         long,
         global = true,
-        value_enum,
-        default_value_t = AssertionAlg::Ps256,
+        value_name = "HEX",
+        conflicts_with = "cert",
+        requires = "key",
         help_heading = "Credentials"
     )]
-    pub assertion_alg: AssertionAlg,
+    pub thumbprint: Option<String>,
+
+    /// Read the key's or PKCS#12 file's password from stdin (first line), only if one is needed
+    /// [or env: AZURE_CLIENT_CERTIFICATE_PASSWORD; else a no-echo prompt on a terminal]
+    #[arg(long, global = true, help_heading = "Credentials")]
+    pub cert_password_stdin: bool,
+
+    /// Add the certificate chain as an x5c header (Subject Name + Issuer authentication)
+    /// [env: AZURE_CLIENT_SEND_CERTIFICATE_CHAIN=1|true]
+    #[arg(long, global = true, help_heading = "Credentials")]
+    pub send_x5c: bool,
+
+    /// Accept an unencrypted key file that group or others may read (refused by default, as ssh does)
+    #[arg(long, global = true, help_heading = "Credentials")]
+    pub allow_insecure_key_file: bool,
+
+    /// Client-assertion signature: ps256 (with x5t#S256, the default) or rs256 (with x5t)
+    #[arg(long, global = true, value_enum, help_heading = "Credentials")]
+    pub assertion_alg: Option<AssertionAlg>,
 
     /// Keyring that holds the client secret stored by `graphd secret set`
     #[arg(long, env = "GRAPHD_KEYRING", global = true, value_enum, default_value_t = KeyringBackend::platform_default(), help_heading = "Credentials")]
@@ -175,6 +189,80 @@ pub enum Command {
     /// Manage the encrypted token cache
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Make and inspect certificates for app registrations
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Make a self-signed RSA certificate and key for an app registration (never overwrites)
+    #[command(after_help = CERT_NEW_EXAMPLES)]
+    New(CertNewArgs),
+    /// Show a certificate's subject, validity, key and thumbprints (PEM, DER or PKCS#12)
+    #[command(after_help = CERT_SHOW_EXAMPLES)]
+    Show(CertShowArgs),
+}
+
+const CERT_NEW_EXAMPLES: &str = "\
+The key is written with mode 0600; nothing is overwritten. Upload the certificate (never the
+key) under the app registration's Certificates & secrets, or register it with the manifest
+entry from `graphd cert show --manifest`.
+
+Examples:
+  graphd cert new --out-cert cert.pem --out-key key.pem --subject CN=my-daemon
+  graphd cert new --out-cert ci.pem --out-key ci.key --hours 24
+  AZURE_CLIENT_CERTIFICATE_PASSWORD=... graphd cert new --out-cert c.pem --out-key k.pem --pfx c.pfx";
+
+const CERT_SHOW_EXAMPLES: &str = "\
+Examples:
+  graphd cert show cert.pem
+  graphd cert show app.pfx --json          # password from AZURE_CLIENT_CERTIFICATE_PASSWORD or a prompt
+  graphd cert show cert.pem --manifest     # the keyCredentials entry for the app manifest";
+
+#[derive(Debug, Args)]
+pub struct CertNewArgs {
+    /// Where to write the certificate (PEM); must not exist
+    #[arg(long, value_name = "PATH")]
+    pub out_cert: PathBuf,
+    /// Where to write the private key (PKCS#8 PEM, mode 0600); must not exist
+    #[arg(long, value_name = "PATH")]
+    pub out_key: PathBuf,
+    /// Subject distinguished name, e.g. CN=my-daemon or CN=app,O=Contoso
+    #[arg(long, default_value = "CN=graphd")]
+    pub subject: String,
+    /// Validity in days
+    #[arg(long, value_name = "N", conflicts_with = "hours", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: Option<u32>,
+    /// Validity in hours (short-lived CI certificates)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=87600))]
+    pub hours: Option<u32>,
+    /// RSA key size in bits
+    #[arg(long, default_value_t = 2048, value_parser = parse_key_size)]
+    pub key_size: u32,
+    /// Also write a PKCS#12 file (mode 0600); its password comes from
+    /// AZURE_CLIENT_CERTIFICATE_PASSWORD, else stdin when not a terminal, else a prompt
+    #[arg(long, value_name = "PATH")]
+    pub pfx: Option<PathBuf>,
+}
+
+fn parse_key_size(s: &str) -> Result<u32, String> {
+    match s {
+        "2048" | "3072" | "4096" => Ok(s.parse().expect("matched digits")),
+        _ => Err("must be 2048, 3072 or 4096".into()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CertShowArgs {
+    /// The certificate: PEM, DER or PKCS#12 (.pfx/.p12, also base64); `-` = stdin
+    pub path: PathBuf,
+    /// Print the keyCredentials entry for the app manifest (JSON)
+    #[arg(long)]
+    pub manifest: bool,
+    /// Print as JSON, for machines
+    #[arg(long, conflicts_with = "manifest")]
+    pub json: bool,
 }
 
 const SECRET_EXAMPLES: &str = "\

@@ -6,13 +6,15 @@
 //! that clap already took from the environment (`env = ...` on a flag) arrive as flags.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use url::Url;
 
 use crate::cli::{AssertionAlg, GlobalArgs};
+use crate::credential::CertSpec;
+use crate::credential::certificate::parse_thumbprint;
 use crate::credential::keyring::KeyringSlot;
-use crate::secret::ClientSecret;
+use crate::secret::{CertPassword, ClientSecret};
 
 /// Where environment variables come from: the process, or a map in tests.
 pub trait Env {
@@ -33,6 +35,10 @@ impl Env for ProcessEnv {
 pub const ENV_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
 /// Env var holding the path of a PEM with certificate and key (azure-identity's name).
 pub const ENV_CERT_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
+/// Env var holding the password of an encrypted key or PKCS#12 file (azure-identity's name).
+pub const ENV_CERT_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
+/// Env var asking for the `x5c` header (azure-identity's name): `1` or `true`.
+pub const ENV_SEND_CHAIN: &str = "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN";
 /// Env var that turns the token cache off (`off`, `0`, `false`, `no`) or on.
 pub const ENV_TOKEN_CACHE: &str = "GRAPHD_TOKEN_CACHE";
 
@@ -117,11 +123,13 @@ pub enum CredentialSource {
     SecretStdin,
     /// `--secret-file PATH`.
     SecretFile(PathBuf),
-    /// `--cert` [+ `--key`], or `AZURE_CLIENT_CERTIFICATE_PATH`.
+    /// `--cert` [+ `--key`], `--thumbprint` + `--key`, or `AZURE_CLIENT_CERTIFICATE_PATH`.
     Certificate {
-        cert: PathBuf,
-        key: Option<PathBuf>,
-        alg: AssertionAlg,
+        spec: CertSpec,
+        /// `AZURE_CLIENT_CERTIFICATE_PASSWORD`, if set (used only if a password is needed).
+        password_env: Option<CertPassword>,
+        /// `--cert-password-stdin`.
+        password_stdin: bool,
     },
     /// None given by flag or env: the secret stored by `graphd secret set`, if any.
     Keyring(KeyringSlot),
@@ -134,10 +142,13 @@ impl CredentialSource {
             Self::SecretEnv(_) => format!("client secret from {ENV_CLIENT_SECRET}"),
             Self::SecretStdin => "client secret from stdin".into(),
             Self::SecretFile(p) => format!("client secret from file {}", p.display()),
-            Self::Certificate { cert, key, alg } => format!(
-                "certificate {} (key {}), {alg:?}",
-                cert.display(),
-                key.as_ref()
+            Self::Certificate { spec, .. } => format!(
+                "certificate {} (key {})",
+                spec.cert
+                    .as_ref()
+                    .map_or("by thumbprint".into(), |c| c.display().to_string()),
+                spec.key
+                    .as_ref()
                     .map_or("in the same file".into(), |k| k.display().to_string())
             ),
             Self::Keyring(slot) => {
@@ -173,6 +184,16 @@ pub enum ConfigError {
     NotAnOrigin { flag: &'static str, value: String },
     #[error("{ENV_TOKEN_CACHE}={0:?} is neither on nor off")]
     InvalidTokenCacheEnv(String),
+    #[error("--thumbprint '{0}' is not a SHA-1 thumbprint (40 hex digits, colons allowed)")]
+    InvalidThumbprint(String),
+    #[error("--thumbprint cannot sign PS256: x5t#S256 is a hash of the certificate itself")]
+    ThumbprintNeedsRs256,
+    #[error("--send-x5c needs the certificate chain, not just a thumbprint")]
+    X5cNeedsCertificate,
+    #[error("--key needs --cert or --thumbprint")]
+    KeyWithoutCertificate,
+    #[error("{0} and {1} cannot both read standard input")]
+    StdinTwice(String, String),
     #[error("two credentials given: {0} and {1}")]
     TwoCredentials(String, String),
 }
@@ -201,6 +222,17 @@ impl ConfigError {
             }
             Self::InvalidTokenCacheEnv(_) => format!("set {ENV_TOKEN_CACHE} to off or on"),
             Self::TwoCredentials(..) => "give exactly one credential".into(),
+            Self::InvalidThumbprint(_) => {
+                "copy the thumbprint from the app registration's Certificates & secrets".into()
+            }
+            Self::ThumbprintNeedsRs256 => {
+                "drop --assertion-alg ps256, or pass the certificate with --cert".into()
+            }
+            Self::X5cNeedsCertificate => "pass the certificate chain with --cert".into(),
+            Self::KeyWithoutCertificate => {
+                "pass the certificate with --cert, or its thumbprint with --thumbprint".into()
+            }
+            Self::StdinTwice(..) => "read one of them from a file or /dev/fd/N instead".into(),
         })
     }
 }
@@ -249,6 +281,12 @@ impl Config {
             verbose: args.verbose,
         })
     }
+}
+
+/// An env var meaning yes: `1` or `true` (any case), as azure-identity reads them.
+fn env_flag(env: &dyn Env, name: &str) -> bool {
+    env.var(name)
+        .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
 fn validate_tenant(tenant: String) -> Result<String, ConfigError> {
@@ -309,15 +347,32 @@ fn resolve_credential(
             CredentialSource::SecretFile(path.clone()),
         ));
     }
-    if let Some(cert) = &args.cert {
-        found.push((
-            "--cert".into(),
-            CredentialSource::Certificate {
-                cert: cert.clone(),
+    let cert_spec =
+        |cert: Option<PathBuf>, thumbprint: Option<Vec<u8>>| CredentialSource::Certificate {
+            spec: CertSpec {
+                cert,
                 key: args.key.clone(),
+                thumbprint,
                 alg: args.assertion_alg,
+                send_x5c: args.send_x5c || env_flag(env, ENV_SEND_CHAIN),
+                allow_insecure_key_file: args.allow_insecure_key_file,
             },
-        ));
+            password_env: env.var(ENV_CERT_PASSWORD).map(CertPassword::new),
+            password_stdin: args.cert_password_stdin,
+        };
+    if let Some(cert) = &args.cert {
+        found.push(("--cert".into(), cert_spec(Some(cert.clone()), None)));
+    }
+    if let Some(hex) = &args.thumbprint {
+        let thumbprint =
+            parse_thumbprint(hex).ok_or_else(|| ConfigError::InvalidThumbprint(hex.clone()))?;
+        if args.assertion_alg == Some(AssertionAlg::Ps256) {
+            return Err(ConfigError::ThumbprintNeedsRs256);
+        }
+        if args.send_x5c {
+            return Err(ConfigError::X5cNeedsCertificate);
+        }
+        found.push(("--thumbprint".into(), cert_spec(None, Some(thumbprint))));
     }
     if let Some(secret) = env.var(ENV_CLIENT_SECRET).filter(|s| !s.is_empty()) {
         found.push((
@@ -328,12 +383,27 @@ fn resolve_credential(
     if let Some(path) = env.var(ENV_CERT_PATH).filter(|s| !s.is_empty()) {
         found.push((
             format!("{ENV_CERT_PATH} (env)"),
-            CredentialSource::Certificate {
-                cert: path.into(),
-                key: None,
-                alg: args.assertion_alg,
-            },
+            cert_spec(Some(path.into()), None),
         ));
+    }
+    let is_cert = found
+        .iter()
+        .any(|(_, s)| matches!(s, CredentialSource::Certificate { .. }));
+    if args.key.is_some() && !is_cert {
+        return Err(ConfigError::KeyWithoutCertificate);
+    }
+    // Only one input can read standard input.
+    let stdin_users: Vec<&str> = [
+        (args.secret_stdin, "--secret-stdin"),
+        (args.cert.as_deref() == Some(Path::new("-")), "--cert -"),
+        (args.key.as_deref() == Some(Path::new("-")), "--key -"),
+        (args.cert_password_stdin && is_cert, "--cert-password-stdin"),
+    ]
+    .into_iter()
+    .filter_map(|(used, name)| used.then_some(name))
+    .collect();
+    if let [a, b, ..] = stdin_users[..] {
+        return Err(ConfigError::StdinTwice(a.into(), b.into()));
     }
     let mut found = found.into_iter();
     match (found.next(), found.next()) {
@@ -539,14 +609,90 @@ mod tests {
             &env(&[(ENV_CERT_PATH, "both.pem")]),
         )
         .unwrap();
-        assert!(matches!(
-            &c.credential,
+        match &c.credential {
             CredentialSource::Certificate {
-                key: None,
-                alg: AssertionAlg::Rs256,
-                ..
+                spec,
+                password_env,
+                password_stdin,
+            } => {
+                assert_eq!(spec.cert.as_deref(), Some(Path::new("both.pem")));
+                assert!(
+                    spec.key.is_none()
+                        && !spec.send_x5c
+                        && password_env.is_none()
+                        && !password_stdin
+                );
+                assert_eq!(spec.alg, Some(AssertionAlg::Rs256));
             }
+            _ => panic!("a certificate"),
+        }
+        let c = parse(
+            &[],
+            &env(&[
+                (ENV_CERT_PATH, "both.pfx"),
+                (ENV_SEND_CHAIN, "true"),
+                (ENV_CERT_PASSWORD, "pw"),
+            ]),
+        )
+        .unwrap();
+        match &c.credential {
+            CredentialSource::Certificate {
+                spec, password_env, ..
+            } => {
+                assert!(spec.send_x5c);
+                assert_eq!(password_env.as_ref().unwrap().expose(), "pw");
+            }
+            _ => panic!("a certificate"),
+        }
+    }
+
+    #[test]
+    fn certificate_flag_rules() {
+        let tp = "00:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:12:13";
+        let c = parse(&["--thumbprint", tp, "--key", "k.pem"], &env(&[])).unwrap();
+        assert!(
+            matches!(&c.credential, CredentialSource::Certificate { spec, .. } if spec.thumbprint.as_ref().unwrap().len() == 20)
+        );
+        assert!(matches!(
+            parse(&["--thumbprint", "abc", "--key", "k.pem"], &env(&[])),
+            Err(ConfigError::InvalidThumbprint(_))
         ));
+        assert!(matches!(
+            parse(
+                &[
+                    "--thumbprint",
+                    tp,
+                    "--key",
+                    "k.pem",
+                    "--assertion-alg",
+                    "ps256"
+                ],
+                &env(&[])
+            ),
+            Err(ConfigError::ThumbprintNeedsRs256)
+        ));
+        assert!(matches!(
+            parse(
+                &["--thumbprint", tp, "--key", "k.pem", "--send-x5c"],
+                &env(&[])
+            ),
+            Err(ConfigError::X5cNeedsCertificate)
+        ));
+        assert!(matches!(
+            parse(&["--key", "k.pem"], &env(&[(ENV_CLIENT_SECRET, "s")])),
+            Err(ConfigError::KeyWithoutCertificate)
+        ));
+        match parse(&["--cert", "-", "--key", "-"], &env(&[])) {
+            Err(ConfigError::StdinTwice(a, b)) => {
+                assert_eq!((a.as_str(), b.as_str()), ("--cert -", "--key -"))
+            }
+            _ => panic!("stdin twice"),
+        }
+        assert!(matches!(
+            parse(&["--cert", "-", "--cert-password-stdin"], &env(&[])),
+            Err(ConfigError::StdinTwice(..))
+        ));
+        assert!(parse(&["--cert", "c.pfx", "--cert-password-stdin"], &env(&[])).is_ok());
     }
 
     #[test]

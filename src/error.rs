@@ -45,6 +45,8 @@ pub enum Error {
     Keyring(#[from] KeyringError),
     #[error(transparent)]
     Cache(#[from] CacheError),
+    #[error(transparent)]
+    CertTool(#[from] crate::commands::cert::CertToolError),
     /// `graphd secret status` found nothing; its message is already on stdout.
     #[error("no client secret stored")]
     NotStored,
@@ -59,6 +61,8 @@ impl Error {
             Error::Credential(_) => exit::AUTH,
             Error::Keyring(_) => exit::AUTH,
             Error::Cache(_) | Error::NotStored => exit::OTHER,
+            Error::CertTool(e) if e.is_usage() => exit::USAGE,
+            Error::CertTool(_) => exit::OTHER,
             Error::Token(TokenError::Credential(_)) => exit::AUTH,
             Error::Token(TokenError::Entra(e)) if e.is_transient() => exit::NETWORK,
             Error::Token(TokenError::Entra(_)) => exit::AUTH,
@@ -86,6 +90,7 @@ impl Error {
             ),
             Error::Graph(e) => e.hint(),
             Error::Keyring(e) => Some(e.hint()),
+            Error::CertTool(e) => e.hint(),
             _ => None,
         }
     }

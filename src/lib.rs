@@ -31,15 +31,18 @@ use crate::output::OutputError;
 pub fn run(cli: Cli) -> Result<(), Error> {
     init_logging(cli.global.verbose);
     credential::assertion::install_crypto_provider();
-    if let Command::Cache(CacheCommand::Clear) = cli.command {
-        return commands::cache::clear();
+    // Commands that need no tenant, client or credential.
+    match &cli.command {
+        Command::Cache(CacheCommand::Clear) => return commands::cache::clear(),
+        Command::Cert(cmd) => return commands::cert::run(cmd, &cli.global, &ProcessEnv),
+        _ => {}
     }
     let config = Config::from_args(&cli.global, &ProcessEnv)?;
     tracing::debug!(target: "graphd", "{config:?}");
     let result = match cli.command {
         Command::Users(args) => commands::users::run(&config, &args),
         Command::Secret(cmd) => commands::secret::run(&config, cmd),
-        Command::Cache(_) => unreachable!("handled above"),
+        Command::Cache(_) | Command::Cert(_) => unreachable!("handled above"),
     };
     match result {
         Err(Error::Output(OutputError::Closed)) => Ok(()),

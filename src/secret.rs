@@ -51,6 +51,10 @@ secret_string!(
     AccessToken
 );
 secret_string!(
+    /// The password of an encrypted private key or a PKCS#12 file.
+    CertPassword
+);
+secret_string!(
     /// A signed client-assertion JWT: as good as the key for its few minutes of life.
     Assertion
 );

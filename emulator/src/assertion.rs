@@ -49,12 +49,38 @@ impl RegisteredCert {
     }
 }
 
+/// A subject + issuer the app trusts instead of a thumbprint (Entra's "Subject Name + Issuer"
+/// authentication): a certificate sent in `x5c` whose subject is `subject` and which is signed
+/// by `issuer` is accepted without being registered.
+#[derive(Clone)]
+pub(crate) struct TrustedSubject {
+    /// The subject as OpenSSL's one-line form of its entries, e.g. `CN=ci.contoso.com`.
+    pub subject: String,
+    pub issuer: X509,
+}
+
+/// The one-line `K=V,K=V` form of a name, for comparing subjects.
+pub(crate) fn name_line(name: &openssl::x509::X509NameRef) -> String {
+    name.entries()
+        .map(|e| {
+            format!(
+                "{}={}",
+                e.object().nid().short_name().unwrap_or("?"),
+                e.data().to_string().unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// What the token endpoint expects of an assertion for this request.
 pub(crate) struct Expect<'a> {
     /// `{authority}/{tenant as in the path}/oauth2/v2.0/token`
     pub audience: &'a str,
     pub client_id: &'a str,
     pub certs: &'a [RegisteredCert],
+    /// Subjects + issuers trusted through `x5c` (empty: thumbprints only).
+    pub trusted: &'a [TrustedSubject],
     pub now: i64,
 }
 
@@ -182,6 +208,7 @@ fn check_inner(assertion: &str, expect: &Expect<'_>, facts: &mut Facts) -> Resul
         })?;
     let thumb_hex = hex_upper(&thumb);
 
+    let mut x5c_leaf: Option<X509> = None;
     if let Some(chain) = &header.x5c {
         let Some(leaf) = chain.first() else {
             return Err(malformed("The JWT header's x5c is empty."));
@@ -205,6 +232,7 @@ fn check_inner(assertion: &str, expect: &Expect<'_>, facts: &mut Facts) -> Resul
                         ),
                     ));
                 }
+                x5c_leaf = Some(cert);
             }
         }
     }
@@ -212,7 +240,13 @@ fn check_inner(assertion: &str, expect: &Expect<'_>, facts: &mut Facts) -> Resul
     let found = expect
         .certs
         .iter()
-        .find(|c| (if sha256 { &c.sha256 } else { &c.sha1 }) == &thumb);
+        .find(|c| (if sha256 { &c.sha256 } else { &c.sha1 }) == &thumb)
+        .cloned()
+        .or_else(|| {
+            x5c_leaf
+                .as_ref()
+                .and_then(|leaf| trusted_by_subject(leaf, expect.trusted))
+        });
     let Some(cert) = found else {
         return Err(reject(
             700027,
@@ -265,6 +299,19 @@ fn check_inner(assertion: &str, expect: &Expect<'_>, facts: &mut Facts) -> Resul
 
     let claims = claims.ok_or_else(|| malformed("The JWT payload is not a valid JSON object."))?;
     check_claims(&claims, expect)
+}
+
+/// The leaf as a usable key when a trusted subject + issuer vouches for it: the subject
+/// matches and the leaf's signature verifies with the trusted issuer's key.
+fn trusted_by_subject(leaf: &X509, trusted: &[TrustedSubject]) -> Option<RegisteredCert> {
+    let subject = name_line(leaf.subject_name());
+    trusted.iter().find_map(|t| {
+        let issuer_key = t.issuer.public_key().ok()?;
+        let issued_by = name_line(leaf.issuer_name()) == name_line(t.issuer.subject_name());
+        (t.subject == subject && issued_by && leaf.verify(&issuer_key).unwrap_or(false))
+            .then(|| RegisteredCert::from_x509(leaf).ok())
+            .flatten()
+    })
 }
 
 fn string_claim<'c>(claims: &'c Map<String, Value>, name: &str) -> Result<&'c str, Rejection> {
@@ -399,6 +446,7 @@ pub(crate) mod tests {
                 audience: AUD,
                 client_id: CID,
                 certs,
+                trusted: &[],
                 now: now(),
             },
         )

@@ -343,12 +343,18 @@ fn token(
             }
             let audience = format!("{}/{tenant}/oauth2/v2.0/token", s.authority_url);
             let certs = app.certs.read().unwrap_or_else(|p| p.into_inner()).clone();
+            let trusted = app
+                .trusted_subjects
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
             let (facts, result) = assertion::check(
                 assertion,
                 &Expect {
                     audience: &audience,
                     client_id: &app.client_id,
                     certs: &certs,
+                    trusted: &trusted,
                     now: now_unix(),
                 },
             );

@@ -195,6 +195,7 @@ fn new_app(name: &str, secrets: Vec<AppSecret>, roles: Vec<String>) -> App {
         secrets,
         roles,
         certs: RwLock::new(Vec::new()),
+        trusted_subjects: RwLock::new(Vec::new()),
     }
 }
 
@@ -384,6 +385,26 @@ impl Emulator {
     }
 
     /// The full synthetic directory in listing order, with the default properties.
+    /// Trusts, on the main app, certificates sent in `x5c` whose subject is `subject` (e.g.
+    /// `CN=ci.contoso.com`) and that `issuer_pem` (a CA certificate) signed: Entra's
+    /// Subject Name + Issuer authentication, with no thumbprint registered.
+    pub fn trust_subject_issuer(&self, subject: &str, issuer_pem: &[u8]) -> Result<(), Error> {
+        let issuer = tls::certs_from_pem(issuer_pem)?
+            .into_iter()
+            .next()
+            .ok_or(Error::NoCertificate)?;
+        self.shared
+            .main_app
+            .trusted_subjects
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(assertion::TrustedSubject {
+                subject: subject.to_string(),
+                issuer,
+            });
+        Ok(())
+    }
+
     pub fn users(&self) -> Vec<serde_json::Value> {
         self.shared.directory.all_values()
     }

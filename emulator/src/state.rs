@@ -2,7 +2,7 @@
 //! roles), the token-signing key, the directory, issued skiptokens, seen `jti`s and the log.
 //! Built once at start; only the certificate lists, skiptokens, `jti`s and the log change.
 
-use crate::assertion::RegisteredCert;
+use crate::assertion::{RegisteredCert, TrustedSubject};
 use crate::directory::{Directory, Prop};
 use crate::graph::Filter;
 use crate::jwt::TokenKey;
@@ -27,6 +27,8 @@ pub(crate) struct App {
     /// Admin-consented application permissions; empty means a token without `roles`.
     pub roles: Vec<String>,
     pub certs: RwLock<Vec<RegisteredCert>>,
+    /// Subject + issuer pairs trusted through `x5c` instead of a registered thumbprint.
+    pub trusted_subjects: RwLock<Vec<TrustedSubject>>,
 }
 
 /// What a skiptoken stands for: where the next page starts and the query it continues.

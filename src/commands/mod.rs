@@ -2,5 +2,6 @@
 //! calls on `credential`, `token`, `graph` and `output`. Nothing here parses flags.
 
 pub mod cache;
+pub mod cert;
 pub mod secret;
 pub mod users;

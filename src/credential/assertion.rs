@@ -27,6 +27,9 @@ struct Header {
     x5t: Option<String>,
     #[serde(rename = "x5t#S256", skip_serializing_if = "Option::is_none")]
     x5t_s256: Option<String>,
+    /// The chain, leaf first, standard base64 of DER (Subject Name + Issuer authentication).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x5c: Option<Vec<String>>,
 }
 
 /// The claims Entra checks.
@@ -48,23 +51,27 @@ pub fn sign(
     token_url: &str,
     now: u64,
 ) -> Result<Assertion, jsonwebtoken::errors::Error> {
-    let (alg, header) = match cert.alg {
-        AssertionAlg::Ps256 => (
+    let x5c = (cert.send_x5c && !cert.chain_der.is_empty()).then(|| cert.x5c());
+    // Config refuses PS256 without a certificate; without x5t#S256 graphd sends RS256 + x5t.
+    let (alg, header) = match (cert.alg, cert.x5t_s256()) {
+        (AssertionAlg::Ps256, Some(s256)) => (
             Algorithm::PS256,
             Header {
                 alg: "PS256",
                 typ: "JWT",
                 x5t: None,
-                x5t_s256: Some(cert.x5t_s256()),
+                x5t_s256: Some(s256),
+                x5c,
             },
         ),
-        AssertionAlg::Rs256 => (
+        _ => (
             Algorithm::RS256,
             Header {
                 alg: "RS256",
                 typ: "JWT",
                 x5t: Some(cert.x5t()),
                 x5t_s256: None,
+                x5c,
             },
         ),
     };
@@ -124,7 +131,7 @@ mod tests {
             "k.pem",
             &key.private_key_to_pem_pkcs8().unwrap(),
         );
-        let cred = CertificateCredential::load(&c, Some(&k), alg).unwrap();
+        let cred = crate::credential::certificate::tests::load(&c, Some(&k), alg).unwrap();
         let url = "https://login.example/t/oauth2/v2.0/token";
         let a = sign(&cred, "client-1", url, 1_000_000).unwrap();
         let b = sign(&cred, "client-1", url, 1_000_000).unwrap();
@@ -137,7 +144,7 @@ mod tests {
         match alg {
             AssertionAlg::Ps256 => {
                 assert_eq!(h["alg"], "PS256");
-                assert_eq!(h["x5t#S256"], cred.x5t_s256());
+                assert_eq!(h["x5t#S256"], cred.x5t_s256().unwrap());
                 assert!(h.get("x5t").is_none(), "never a mix: {h}");
             }
             AssertionAlg::Rs256 => {

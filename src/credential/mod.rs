@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-pub use certificate::CertificateCredential;
+pub use certificate::{CertSpec, CertificateCredential, PasswordSource, Passwords};
 
 use crate::config::{CredentialSource, ENV_CERT_PATH, ENV_CLIENT_SECRET};
 use crate::credential::keyring::KeyringError;
-use crate::secret::{Assertion, ClientSecret};
+use crate::secret::{Assertion, CertPassword, ClientSecret};
 
 /// The one credential a run uses.
 #[derive(Debug)]
@@ -78,8 +78,19 @@ impl Credential {
                     cause: Some(e),
                 }),
             },
-            CredentialSource::Certificate { cert, key, alg } => {
-                CertificateCredential::load(cert, key.as_deref(), *alg)
+            CredentialSource::Certificate {
+                spec,
+                password_env,
+                password_stdin,
+            } => {
+                let source = match (password_env, password_stdin) {
+                    (Some(p), _) => PasswordSource::Env(CertPassword::new(p.expose().to_string())),
+                    (None, true) => PasswordSource::Stdin,
+                    (None, false) => PasswordSource::Prompt,
+                };
+                let terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
+                let mut passwords = Passwords::new(source, stdin, terminal);
+                CertificateCredential::load(spec, &mut passwords)
                     .map(|c| Credential::Certificate(Box::new(c)))
             }
         }
@@ -106,10 +117,9 @@ impl Credential {
         match self {
             Credential::Secret(s) => Zeroizing::new(s.expose().as_bytes().to_vec()),
             Credential::Certificate(c) => {
-                let mut m =
-                    Zeroizing::new(Vec::with_capacity(c.key.expose().len() + c.cert_der.len()));
-                m.extend_from_slice(c.key.expose());
-                m.extend_from_slice(&c.cert_der);
+                let mut m = Zeroizing::new(c.key.expose().to_vec());
+                m.extend_from_slice(c.cert_der.as_deref().unwrap_or_default());
+                m.extend_from_slice(c.thumbprint_hex().as_bytes());
                 m
             }
         }
@@ -194,8 +204,10 @@ pub enum CredentialError {
     EmptySecret(String),
     #[error("the client secret from {0} is not UTF-8 text")]
     SecretNotUtf8(String),
-    #[error("{} holds no PEM certificate", path.display())]
+    #[error("{} holds no certificate", path.display())]
     NoCertificate { path: PathBuf },
+    #[error("{} is not a PEM, DER or PKCS#12 certificate (nor base64 of one)", path.display())]
+    NotACertificate { path: PathBuf },
     #[error("{} is not a valid PEM certificate", path.display())]
     BadCertificate {
         path: PathBuf,
@@ -204,8 +216,28 @@ pub enum CredentialError {
     },
     #[error("{} holds no private key", path.display())]
     NoKey { path: PathBuf },
-    #[error("the private key in {} is encrypted", path.display())]
-    EncryptedKey { path: PathBuf },
+    #[error("{} holds no PEM private key", path.display())]
+    BadKeyFile { path: PathBuf },
+    #[error("the password for {} is wrong", path.display())]
+    WrongPassword { path: PathBuf },
+    #[error("{what} is encrypted and no password was given")]
+    NeedPassword { what: String },
+    #[error("the certificate password is not UTF-8 text without NUL bytes")]
+    PasswordNotUtf8,
+    #[error("{} uses an encryption this OpenSSL cannot read", path.display())]
+    UnsupportedEncryption {
+        path: PathBuf,
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
+    #[error("{} is not a valid PKCS#12 file", path.display())]
+    BadPkcs12 {
+        path: PathBuf,
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
+    #[error("the unencrypted private key {} is readable or writable by others (mode {mode:03o})", path.display())]
+    InsecureKeyFile { path: PathBuf, mode: u32 },
     #[error("{} is not a valid PEM private key", path.display())]
     BadKey {
         path: PathBuf,
@@ -250,15 +282,28 @@ impl CredentialError {
             Self::EmptySecret(_) | Self::SecretNotUtf8(_) | Self::Stdin(_) => {
                 "pipe the secret's value, e.g. printf %s \"$SECRET\" | graphd users --secret-stdin".into()
             }
-            Self::NoCertificate { .. } | Self::BadCertificate { .. } => {
-                "pass the PEM certificate (-----BEGIN CERTIFICATE-----) with --cert".into()
+            Self::NoCertificate { .. } | Self::BadCertificate { .. } | Self::NotACertificate { .. } => {
+                "pass the certificate (PEM, or a .pfx/.p12) with --cert".into()
             }
             Self::NoKey { path } => format!(
                 "{} holds only a certificate: pass its private key with --key PATH",
                 path.display()
             ),
-            Self::EncryptedKey { path } => format!(
-                "decrypt it into a file only you can read: openssl pkey -in {} -out key.pem && chmod 600 key.pem",
+            Self::BadKeyFile { .. } => "pass a PEM RSA private key (PKCS#1 or PKCS#8, possibly encrypted) with --key".into(),
+            Self::WrongPassword { .. } => {
+                "give the right password in AZURE_CLIENT_CERTIFICATE_PASSWORD or with --cert-password-stdin".into()
+            }
+            Self::NeedPassword { .. } => "set AZURE_CLIENT_CERTIFICATE_PASSWORD, pass --cert-password-stdin, \
+                 or run in a terminal to be asked"
+                .into(),
+            Self::PasswordNotUtf8 => "give the password as text on one line".into(),
+            Self::UnsupportedEncryption { path, .. } => format!(
+                "re-export it with modern encryption: openssl pkcs12 -in {} -legacy -nodes | openssl pkcs12 -export -out new.pfx",
+                path.display()
+            ),
+            Self::BadPkcs12 { .. } => "export the certificate again as .pfx/.p12, or as PEM".into(),
+            Self::InsecureKeyFile { path, .. } => format!(
+                "chmod 600 {} (or pass --allow-insecure-key-file if it must be shared)",
                 path.display()
             ),
             Self::BadKey { .. } => "pass a PEM RSA private key (PKCS#1 or PKCS#8) with --key".into(),

@@ -201,7 +201,7 @@ pub fn obtain(http: &Http, config: &Config, credential: &Credential) -> Result<T
         }
     };
     let which = match credential {
-        Credential::Certificate(c) => format!("cert:{}", c.x5t_s256()),
+        Credential::Certificate(c) => format!("cert:{}", c.thumbprint_hex()),
         Credential::Secret(_) => "secret".into(),
     };
     let binding = format!(
@@ -272,7 +272,7 @@ pub fn request_token(
 
 fn hint_context(config: &Config, credential: &Credential) -> HintContext {
     let (thumbprint, x5t_s256) = match credential {
-        Credential::Certificate(c) => (Some(c.thumbprint_hex()), Some(c.x5t_s256())),
+        Credential::Certificate(c) => (Some(c.thumbprint_hex()), c.x5t_s256()),
         Credential::Secret(_) => (None, None),
     };
     HintContext {

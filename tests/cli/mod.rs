@@ -1,4 +1,5 @@
 mod cache;
+mod certs;
 mod keyring;
 mod redaction;
 mod refusals;
