@@ -102,6 +102,11 @@ pub struct GlobalArgs {
     )]
     pub thumbprint: Option<String>,
 
+    /// A JWT from the CI provider (workload identity federation), re-read for every token request
+    /// [env: AZURE_FEDERATED_TOKEN_FILE]
+    #[arg(long, global = true, value_name = "PATH", help_heading = "Credentials")]
+    pub federated_token_file: Option<PathBuf>,
+
     /// Read the key's or PKCS#12 file's password from stdin (first line), only if one is needed
     /// [or env: AZURE_CLIENT_CERTIFICATE_PASSWORD; else a no-echo prompt on a terminal]
     #[arg(long, global = true, help_heading = "Credentials")]
@@ -202,6 +207,81 @@ pub enum CertCommand {
     /// Show a certificate's subject, validity, key and thumbprints (PEM, DER or PKCS#12)
     #[command(after_help = CERT_SHOW_EXAMPLES)]
     Show(CertShowArgs),
+    /// List the app's registered certificates (keyCredentials), marking the one in use
+    #[command(after_help = CERT_KEYS_EXAMPLES)]
+    List(CertListArgs),
+    /// Register another certificate on the app (addKey, proven by the current certificate)
+    #[command(after_help = CERT_KEYS_EXAMPLES)]
+    Add(CertAddArgs),
+    /// Remove a registered certificate by keyId (removeKey, proven by the current certificate)
+    #[command(after_help = CERT_KEYS_EXAMPLES)]
+    Remove(CertRemoveArgs),
+    /// Swap in a new certificate: add it, prove it works, then remove the current one
+    #[command(after_help = CERT_KEYS_EXAMPLES)]
+    Rotate(CertRotateArgs),
+}
+
+const CERT_KEYS_EXAMPLES: &str = "\
+An app may roll its own keys without any admin permission, but only while it holds a valid,
+registered certificate: these commands authenticate with --cert/--key (the current one) and
+sign a proof of possession with it. The application *object* id (not the client id) is read
+from Graph when it allows, else give --app-object-id (portal: App registrations > the app >
+Overview > Object ID).
+
+Examples:
+  graphd cert list --cert cur.pem --key cur.key
+  graphd cert new --out-cert new.pem --out-key new.key --hours 24
+  graphd cert rotate --cert cur.pem --key cur.key --new-cert new.pem --new-key new.key
+  graphd cert remove 6f0c...-keyid --cert new.pem --key new.key --app-object-id OID";
+
+#[derive(Debug, Args)]
+pub struct AppObjectArgs {
+    /// The application object id (not the client id) [default: looked up in Graph]
+    #[arg(long, env = "GRAPHD_APP_OBJECT_ID", value_name = "GUID")]
+    pub app_object_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CertListArgs {
+    #[command(flatten)]
+    pub app: AppObjectArgs,
+    /// Print as JSON, for machines
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CertAddArgs {
+    /// The certificate to register (PEM, DER or PKCS#12; only its public part is sent)
+    pub new_cert: PathBuf,
+    #[command(flatten)]
+    pub app: AppObjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CertRemoveArgs {
+    /// The keyId of the certificate to remove (see `graphd cert list`)
+    pub key_id: String,
+    #[command(flatten)]
+    pub app: AppObjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CertRotateArgs {
+    /// The new certificate (PEM)
+    #[arg(long, value_name = "PATH")]
+    pub new_cert: PathBuf,
+    /// The new certificate's private key (PEM)
+    #[arg(long, value_name = "PATH")]
+    pub new_key: PathBuf,
+    /// Keep the current certificate registered after the new one works
+    #[arg(long)]
+    pub keep_old: bool,
+    /// How long to keep trying the new certificate while its registration propagates
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub propagation_timeout: u64,
+    #[command(flatten)]
+    pub app: AppObjectArgs,
 }
 
 const CERT_NEW_EXAMPLES: &str = "\

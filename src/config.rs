@@ -39,6 +39,8 @@ pub const ENV_CERT_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
 pub const ENV_CERT_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
 /// Env var asking for the `x5c` header (azure-identity's name): `1` or `true`.
 pub const ENV_SEND_CHAIN: &str = "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN";
+/// Env var naming the CI provider's token file (azure-identity's name).
+pub const ENV_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
 /// Env var that turns the token cache off (`off`, `0`, `false`, `no`) or on.
 pub const ENV_TOKEN_CACHE: &str = "GRAPHD_TOKEN_CACHE";
 
@@ -131,6 +133,8 @@ pub enum CredentialSource {
         /// `--cert-password-stdin`.
         password_stdin: bool,
     },
+    /// `--federated-token-file` / `AZURE_FEDERATED_TOKEN_FILE`: workload identity federation.
+    FederatedFile(PathBuf),
     /// None given by flag or env: the secret stored by `graphd secret set`, if any.
     Keyring(KeyringSlot),
 }
@@ -151,6 +155,7 @@ impl CredentialSource {
                     .as_ref()
                     .map_or("in the same file".into(), |k| k.display().to_string())
             ),
+            Self::FederatedFile(p) => format!("federated token file {}", p.display()),
             Self::Keyring(slot) => {
                 format!("client secret from the {} keyring", slot.backend.name())
             }
@@ -378,6 +383,18 @@ fn resolve_credential(
         found.push((
             format!("{ENV_CLIENT_SECRET} (env)"),
             CredentialSource::SecretEnv(ClientSecret::new(secret)),
+        ));
+    }
+    if let Some(path) = &args.federated_token_file {
+        found.push((
+            "--federated-token-file".into(),
+            CredentialSource::FederatedFile(path.clone()),
+        ));
+    }
+    if let Some(path) = env.var(ENV_FEDERATED_TOKEN_FILE).filter(|s| !s.is_empty()) {
+        found.push((
+            format!("{ENV_FEDERATED_TOKEN_FILE} (env)"),
+            CredentialSource::FederatedFile(path.into()),
         ));
     }
     if let Some(path) = env.var(ENV_CERT_PATH).filter(|s| !s.is_empty()) {

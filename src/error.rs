@@ -47,6 +47,8 @@ pub enum Error {
     Cache(#[from] CacheError),
     #[error(transparent)]
     CertTool(#[from] crate::commands::cert::CertToolError),
+    #[error(transparent)]
+    Keys(#[from] crate::commands::keys::KeysError),
     /// `graphd secret status` found nothing; its message is already on stdout.
     #[error("no client secret stored")]
     NotStored,
@@ -63,6 +65,7 @@ impl Error {
             Error::Cache(_) | Error::NotStored => exit::OTHER,
             Error::CertTool(e) if e.is_usage() => exit::USAGE,
             Error::CertTool(_) => exit::OTHER,
+            Error::Keys(e) => e.exit_code(),
             Error::Token(TokenError::Credential(_)) => exit::AUTH,
             Error::Token(TokenError::Entra(e)) if e.is_transient() => exit::NETWORK,
             Error::Token(TokenError::Entra(_)) => exit::AUTH,
@@ -91,6 +94,7 @@ impl Error {
             Error::Graph(e) => e.hint(),
             Error::Keyring(e) => Some(e.hint()),
             Error::CertTool(e) => e.hint(),
+            Error::Keys(e) => e.hint(),
             _ => None,
         }
     }
@@ -103,6 +107,7 @@ impl Error {
                 ..
             }) => vec![format!("request id: {r}")],
             Error::Graph(e) => e.notes(),
+            Error::Keys(e) => e.notes(),
             _ => Vec::new(),
         }
     }

@@ -22,7 +22,7 @@ pub mod token;
 
 use std::io;
 
-use crate::cli::{CacheCommand, Cli, Command};
+use crate::cli::{CacheCommand, CertCommand, Cli, Command};
 use crate::config::{Config, ProcessEnv};
 use crate::error::Error;
 use crate::output::OutputError;
@@ -34,7 +34,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     // Commands that need no tenant, client or credential.
     match &cli.command {
         Command::Cache(CacheCommand::Clear) => return commands::cache::clear(),
-        Command::Cert(cmd) => return commands::cert::run(cmd, &cli.global, &ProcessEnv),
+        Command::Cert(cmd @ (CertCommand::New(_) | CertCommand::Show(_))) => {
+            return commands::cert::run(cmd, &cli.global, &ProcessEnv);
+        }
         _ => {}
     }
     let config = Config::from_args(&cli.global, &ProcessEnv)?;
@@ -42,7 +44,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     let result = match cli.command {
         Command::Users(args) => commands::users::run(&config, &args),
         Command::Secret(cmd) => commands::secret::run(&config, cmd),
-        Command::Cache(_) | Command::Cert(_) => unreachable!("handled above"),
+        Command::Cert(cmd) => commands::keys::run(&config, &cmd),
+        Command::Cache(_) => unreachable!("handled above"),
     };
     match result {
         Err(Error::Output(OutputError::Closed)) => Ok(()),

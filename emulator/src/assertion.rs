@@ -29,6 +29,10 @@ const URL_SAFE_PAD_OPTIONAL: GeneralPurpose = GeneralPurpose::new(
 /// A certificate registered on an app (a `keyCredentials` entry).
 #[derive(Clone)]
 pub(crate) struct RegisteredCert {
+    /// The `keyCredentials` entry's id (a GUID, fresh at registration).
+    pub key_id: String,
+    /// `CN=...` of the subject, as the portal shows it.
+    pub display_name: String,
     pub sha1: Vec<u8>,
     pub sha256: Vec<u8>,
     pub not_before: i64,
@@ -40,6 +44,8 @@ impl RegisteredCert {
     pub(crate) fn from_x509(cert: &X509) -> Result<RegisteredCert, openssl::error::ErrorStack> {
         let (sha1, sha256) = thumbprints(cert)?;
         Ok(RegisteredCert {
+            key_id: crate::util::guid(),
+            display_name: name_line(cert.subject_name()),
             sha1,
             sha256,
             not_before: asn1_to_unix(cert.not_before())?,

@@ -190,6 +190,20 @@ async fn handle(
             openid_configuration(&s, &ctx, tenant)
         }
         (["common", "discovery", "instance"], &Method::GET) => instance_discovery(&s, &ctx, &uri),
+        (["_emulator", "federated-token"], &Method::POST) => {
+            // Test control endpoint: mint a CI provider's token (loopback only, like everything here).
+            let spec: crate::federation::FederatedTokenSpec = if body.is_empty() {
+                Default::default()
+            } else {
+                match serde_json::from_slice(&body) {
+                    Ok(spec) => spec,
+                    Err(_) => {
+                        return ctx.respond(StatusCode::BAD_REQUEST, b"{\"error\":\"bad spec\"}".to_vec());
+                    }
+                }
+            };
+            ctx.respond(StatusCode::OK, s.federation.mint(&spec, now_unix()).into_bytes())
+        }
         ([tenant, "discovery", "v2.0", "keys"], &Method::GET) => {
             if s.is_our_tenant(tenant) || is_multi_tenant(tenant) {
                 jwks(&s, &ctx)
@@ -341,34 +355,52 @@ fn token(
                 }
                 Some(_) => {}
             }
-            let audience = format!("{}/{tenant}/oauth2/v2.0/token", s.authority_url);
-            let certs = app.certs.read().unwrap_or_else(|p| p.into_inner()).clone();
-            let trusted = app
-                .trusted_subjects
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            let (facts, result) = assertion::check(
-                assertion,
-                &Expect {
-                    audience: &audience,
-                    client_id: &app.client_id,
-                    certs: &certs,
-                    trusted: &trusted,
-                    now: now_unix(),
-                },
-            );
-            rec.alg = facts.alg;
-            rec.thumbprint_header = facts.thumbprint_header;
-            rec.has_x5c = facts.has_x5c;
-            rec.jti = facts.jti;
-            result.map_err(|r| invalid_client(r.code, r.message))?;
-            if let Some(jti) = &rec.jti {
-                let mut seen = s.seen_jtis.lock().unwrap_or_else(|p| p.into_inner());
-                // A repeated jti is logged, never refused: MSAL Python re-sends its assertion.
-                rec.replayed_jti = !seen.insert(jti.clone());
+            if crate::federation::Federation::is_federated(assertion, &app.client_id) {
+                // A CI provider's token exchanged for an app token (workload identity federation).
+                rec.auth = "federated".into();
+                let record = std::ptr::eq(app, &s.main_app).then_some(&s.federation);
+                let Some(fic) = record else {
+                    return Err(bad_request(
+                        70021,
+                        "No matching federated identity record found for presented assertion. The application has no federated identity credentials.",
+                    ));
+                };
+                fic.check(assertion, now_unix())
+                    .map_err(|(code, message)| match code {
+                        700024 | 700027 => invalid_client(code, message),
+                        _ => bad_request(code, message),
+                    })?;
+                "2"
+            } else {
+                let audience = format!("{}/{tenant}/oauth2/v2.0/token", s.authority_url);
+                let certs = app.certs.read().unwrap_or_else(|p| p.into_inner()).clone();
+                let trusted = app
+                    .trusted_subjects
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                let (facts, result) = assertion::check(
+                    assertion,
+                    &Expect {
+                        audience: &audience,
+                        client_id: &app.client_id,
+                        certs: &certs,
+                        trusted: &trusted,
+                        now: now_unix(),
+                    },
+                );
+                rec.alg = facts.alg;
+                rec.thumbprint_header = facts.thumbprint_header;
+                rec.has_x5c = facts.has_x5c;
+                rec.jti = facts.jti;
+                result.map_err(|r| invalid_client(r.code, r.message))?;
+                if let Some(jti) = &rec.jti {
+                    let mut seen = s.seen_jtis.lock().unwrap_or_else(|p| p.into_inner());
+                    // A repeated jti is logged, never refused: MSAL Python re-sends its assertion.
+                    rec.replayed_jti = !seen.insert(jti.clone());
+                }
+                "2"
             }
-            "2"
         }
     };
 

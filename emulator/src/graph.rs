@@ -67,7 +67,11 @@ pub(crate) struct GraphError {
     message: String,
 }
 
-fn gerr(status: StatusCode, code: &'static str, message: impl Into<String>) -> GraphError {
+pub(crate) fn gerr(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> GraphError {
     GraphError {
         status,
         code,
@@ -94,6 +98,7 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
     let request_id = guid();
     let header_str = |name: &str| {
@@ -115,10 +120,15 @@ async fn handle(
         consistency_level: header_str("consistencylevel"),
         client_request_id: client_request_id.clone(),
     };
-    let result = route(&s, &method, &uri, &headers, &mut rec);
+    let result = if uri.path().starts_with("/v1.0/applications") {
+        crate::applications::route(&s, &method, &uri, &headers, &body)
+    } else {
+        route(&s, &method, &uri, &headers, &mut rec).map(|b| (StatusCode::OK, b))
+    };
     let mut response = match result {
-        Ok(body) => {
+        Ok((status, body)) => {
             let mut r = Response::new(Body::from(body));
+            *r.status_mut() = status;
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(
@@ -244,6 +254,17 @@ fn segment_not_found(seg: &str) -> GraphError {
 
 /// Validates the bearer token; returns whether it carries `User.Read.All`.
 fn authenticate(s: &Shared, headers: &HeaderMap) -> Result<bool, GraphError> {
+    Ok(caller(s, headers)?.roles.is_some_and(|r| {
+        r.iter()
+            .any(|r| r == "User.Read.All" || r == "Directory.Read.All")
+    }))
+}
+
+/// Validates the bearer token and returns its claims (who is calling, with which roles).
+pub(crate) fn caller(
+    s: &Shared,
+    headers: &HeaderMap,
+) -> Result<crate::jwt::AccessClaims, GraphError> {
     let unauth = |m: &str| gerr(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m);
     let value = headers
         .get(header::AUTHORIZATION)
@@ -263,10 +284,7 @@ fn authenticate(s: &Shared, headers: &HeaderMap) -> Result<bool, GraphError> {
     if claims.tid != s.tenant_id {
         return Err(unauth("Access token validation failure. Invalid tenant."));
     }
-    Ok(claims.roles.is_some_and(|r| {
-        r.iter()
-            .any(|r| r == "User.Read.All" || r == "Directory.Read.All")
-    }))
+    Ok(claims)
 }
 
 /// The `$`-options of a request, decoded, in order; duplicates and unsupported ones refused.

@@ -10,9 +10,11 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod applications;
 mod assertion;
 mod authority;
 mod directory;
+mod federation;
 mod graph;
 mod jwt;
 mod log;
@@ -20,6 +22,7 @@ mod state;
 mod tls;
 mod util;
 
+pub use federation::FederatedTokenSpec;
 pub use log::{GraphRecord, Log, OtherRecord, TokenRecord};
 pub use tls::{ClientCertSpec, ClientKey, GeneratedCert, generate_client_cert};
 
@@ -127,6 +130,14 @@ pub struct Info {
     /// An app without `User.Read.All`: its tokens carry no `roles`, so Graph answers 403.
     pub noperm_client_id: String,
     pub noperm_client_secret: String,
+    /// The main app's application object id (for `addKey`/`removeKey`; not its client id).
+    pub app_object_id: String,
+    /// The main app's federated identity credential: issuer, subject, audience.
+    pub federated_issuer: String,
+    pub federated_subject: String,
+    pub federated_audience: String,
+    /// `POST` here (body `{}` or a `FederatedTokenSpec`) returns a freshly minted CI token.
+    pub federated_token_url: String,
     pub pid: u32,
 }
 
@@ -190,6 +201,7 @@ impl std::fmt::Debug for Emulator {
 fn new_app(name: &str, secrets: Vec<AppSecret>, roles: Vec<String>) -> App {
     App {
         client_id: util::guid(),
+        application_id: util::guid(),
         object_id: util::guid(),
         display_name: name.into(),
         secrets,
@@ -270,7 +282,11 @@ impl Emulator {
                     expired: true,
                 },
             ],
-            vec!["User.Read.All".into()],
+            // Application.ReadWrite.OwnedBy lets the app read its own application object (cert list).
+            vec![
+                "User.Read.All".into(),
+                "Application.ReadWrite.OwnedBy".into(),
+            ],
         );
         register(&main_app, &client.cert_pem)?;
         for path in &opts.register_certs {
@@ -297,6 +313,7 @@ impl Emulator {
             None => None,
         };
         let tenant_domain = "contoso.onmicrosoft.com".to_owned();
+        let federation = federation::Federation::generate(&authority_url)?;
         let info = Info {
             authority_host_url: authority_url.clone(),
             graph_url: graph_url.clone(),
@@ -310,6 +327,11 @@ impl Emulator {
             key_pem,
             noperm_client_id: noperm_app.client_id.clone(),
             noperm_client_secret,
+            app_object_id: main_app.application_id.clone(),
+            federated_issuer: federation.issuer.clone(),
+            federated_subject: federation.subject.clone(),
+            federated_audience: federation::FEDERATED_AUDIENCE.into(),
+            federated_token_url: format!("{authority_url}/_emulator/federated-token"),
             pid: std::process::id(),
         };
         let shared = Arc::new(Shared {
@@ -326,6 +348,7 @@ impl Emulator {
             log: log::LogSink::new(log_file),
             token_lifetime_secs: opts.token_lifetime_secs,
             refresh_in_secs: opts.refresh_in_secs,
+            federation,
         });
 
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
@@ -403,6 +426,12 @@ impl Emulator {
                 issuer,
             });
         Ok(())
+    }
+
+    /// A token as a CI provider would issue it for the main app's federated identity credential
+    /// (or, with `spec`'s overrides, one that must be refused).
+    pub fn mint_federated_token(&self, spec: &FederatedTokenSpec) -> String {
+        self.shared.federation.mint(spec, util::now_unix())
     }
 
     pub fn users(&self) -> Vec<serde_json::Value> {

@@ -20,6 +20,8 @@ pub(crate) struct AppSecret {
 /// An app registration with its service principal in the tenant.
 pub(crate) struct App {
     pub client_id: String,
+    /// The application object's id (what `addKey`'s proof names as `iss`), not the client id.
+    pub application_id: String,
     /// The service principal's object id (`oid` / `sub` of its tokens).
     pub object_id: String,
     pub display_name: String,
@@ -64,6 +66,8 @@ pub(crate) struct Shared {
     pub log: LogSink,
     pub token_lifetime_secs: u64,
     pub refresh_in_secs: Option<u64>,
+    /// The main app's federated identity credential and its issuer's key.
+    pub federation: crate::federation::Federation,
 }
 
 impl Shared {

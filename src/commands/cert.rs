@@ -87,6 +87,7 @@ pub fn run(cmd: &CertCommand, global: &GlobalArgs, env: &dyn Env) -> Result<(), 
     match cmd {
         CertCommand::New(args) => new(args, env),
         CertCommand::Show(args) => show(args, global, env),
+        _ => unreachable!("list/add/remove/rotate need a configuration: commands::keys"),
     }
 }
 

@@ -3,5 +3,6 @@
 
 pub mod cache;
 pub mod cert;
+pub mod keys;
 pub mod secret;
 pub mod users;

@@ -6,7 +6,9 @@
 
 pub mod assertion;
 pub mod certificate;
+pub mod federated;
 pub mod keyring;
+pub mod proof;
 
 use std::fs;
 use std::io::Read;
@@ -25,6 +27,8 @@ use crate::secret::{Assertion, CertPassword, ClientSecret};
 pub enum Credential {
     Secret(ClientSecret),
     Certificate(Box<CertificateCredential>),
+    /// A CI provider's token file, read again for every token request.
+    Federated(federated::FederatedToken),
 }
 
 /// The client-authentication part of a token request.
@@ -58,6 +62,12 @@ impl Credential {
             CredentialSource::SecretFile(path) => {
                 let buf = read_secret_file(path)?;
                 secret_from_bytes(buf, &path.display().to_string()).map(Credential::Secret)
+            }
+            CredentialSource::FederatedFile(path) => {
+                let token = federated::FederatedToken { path: path.clone() };
+                // Checked now, so a missing, empty or expired file fails before any request.
+                token.read(crate::token::unix(std::time::SystemTime::now()))?;
+                Ok(Credential::Federated(token))
             }
             CredentialSource::Keyring(slot) => match slot.get() {
                 Ok(Some(secret)) => {
@@ -108,20 +118,24 @@ impl Credential {
             Credential::Certificate(c) => assertion::sign(c, client_id, token_url, now)
                 .map(ClientAuth::Assertion)
                 .map_err(CredentialError::Sign),
+            // Read again for every request: the CI provider may have rotated it.
+            Credential::Federated(f) => f.read(now).map(|(a, _)| ClientAuth::Assertion(a)),
         }
     }
 
     /// The secret material the token cache derives its key from: reading a cached token
     /// needs what could mint one. For a certificate, the key and the certificate.
-    pub fn cache_material(&self) -> Zeroizing<Vec<u8>> {
+    /// `None` for a federated token: its tokens are never cached across processes.
+    pub fn cache_material(&self) -> Option<Zeroizing<Vec<u8>>> {
         match self {
-            Credential::Secret(s) => Zeroizing::new(s.expose().as_bytes().to_vec()),
+            Credential::Secret(s) => Some(Zeroizing::new(s.expose().as_bytes().to_vec())),
             Credential::Certificate(c) => {
                 let mut m = Zeroizing::new(c.key.expose().to_vec());
                 m.extend_from_slice(c.cert_der.as_deref().unwrap_or_default());
                 m.extend_from_slice(c.thumbprint_hex().as_bytes());
-                m
+                Some(m)
             }
+            Credential::Federated(_) => None,
         }
     }
 
@@ -132,6 +146,7 @@ impl Credential {
             Credential::Certificate(c) => {
                 format!("certificate with SHA-1 thumbprint {}", c.thumbprint_hex())
             }
+            Credential::Federated(f) => format!("federated token from {}", f.path.display()),
         }
     }
 }
@@ -262,6 +277,12 @@ pub enum CredentialError {
         not_before: String,
         not_after: String,
     },
+    #[error("the federated token file {} is empty", path.display())]
+    EmptyFederatedToken { path: PathBuf },
+    #[error("the federated token in {} is not usable: {reason}", path.display())]
+    BadFederatedToken { path: PathBuf, reason: String },
+    #[error("the federated token in {} expired at {at}", path.display())]
+    ExpiredFederatedToken { path: PathBuf, at: String },
     #[error("cannot process the certificate or key")]
     Crypto(#[source] openssl::error::ErrorStack),
     #[error("cannot sign the client assertion")]
@@ -320,6 +341,14 @@ impl CredentialError {
             }
             Self::CertificateExpired { .. } | Self::CertificateNotYetValid { .. } => {
                 "make and register a new certificate, and check this machine's clock".into()
+            }
+            Self::EmptyFederatedToken { .. } | Self::BadFederatedToken { .. } => {
+                "point AZURE_FEDERATED_TOKEN_FILE / --federated-token-file at the JWT your CI provider writes \
+                 (e.g. GitHub Actions: request an OIDC token with audience api://AzureADTokenExchange)"
+                    .into()
+            }
+            Self::ExpiredFederatedToken { .. } => {
+                "CI tokens live minutes: request a fresh one in the same job step, just before running graphd".into()
             }
             Self::Crypto(_) | Self::Sign(_) => return None,
         })

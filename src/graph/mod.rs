@@ -125,6 +125,11 @@ impl GraphError {
             Self::Refused { status: 403, consent_url, .. } => {
                 Some(format!("the app is not allowed to do this; an admin can grant consent at {consent_url}"))
             }
+            Self::Refused { code, .. } if code == "Authentication_MissingOrMalformed" => Some(
+                "Graph refused the proof of possession: it must be signed by a certificate that is registered on the \
+                 app and still valid (pass that one with --cert/--key)"
+                    .into(),
+            ),
             Self::Refused { status: 401, .. } => Some(
                 "Graph did not accept the token: check that --graph-endpoint and --authority-host are the same cloud"
                     .into(),
@@ -185,6 +190,45 @@ impl<'a> Graph<'a> {
             },
             None => Page::Done { items: page.value },
         })
+    }
+
+    /// A JSON request (GET, or POST with a body) for single resources such as the application
+    /// object; `Ok(None)` for an empty success (204).
+    pub fn call_json(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Option<Value>, GraphError> {
+        let mut request = self
+            .http
+            .client()
+            .request(method, url)
+            .bearer_auth(self.token.expose())
+            .header("accept", "application/json");
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(body).unwrap_or_default());
+        }
+        let reply = self.http.send("graph", request).map_err(GraphError::Send)?;
+        if !(200..300).contains(&reply.status) {
+            return Err(self.error(&reply));
+        }
+        if reply.body.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_slice(&reply.body)
+            .map(Some)
+            .map_err(|e| GraphError::BadPage {
+                reason: format!(
+                    "{:?} error at line {} column {}",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ),
+                ids: ids(&reply, None),
+            })
     }
 
     fn error(&self, reply: &Reply) -> GraphError {

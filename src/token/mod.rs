@@ -89,6 +89,8 @@ pub struct HintContext {
     pub authority: String,
     pub thumbprint: Option<String>,
     pub x5t_s256: Option<String>,
+    /// The federated token's public claims, to compare with the app's federated credential.
+    pub federated: Option<crate::credential::federated::FederatedClaims>,
 }
 
 impl std::fmt::Display for EntraError {
@@ -155,6 +157,16 @@ impl EntraError {
                 "tenant {} was not found at {}: check the tenant id or domain, and the cloud (--authority-host)",
                 c.tenant, c.authority
             ),
+            70021 | 700211 | 700212 | 700213 => {
+                let (iss, sub, aud) = c.federated.as_ref().map_or(("-".into(), "-".into(), "-".into()), |f| {
+                    (f.iss.clone().unwrap_or_default(), f.sub.clone().unwrap_or_default(), f.audience())
+                });
+                format!(
+                    "no federated identity credential on the app matches this token (issuer {iss}, subject {sub}, \
+                     audience {aud}): add one under Certificates & secrets > Federated credentials, with audience \
+                     api://AzureADTokenExchange"
+                )
+            }
             70011 => "the scope must be a resource followed by /.default: check --graph-endpoint".into(),
             50196 => "Entra detected a loop of identical token requests: slow down and reuse tokens".into(),
             90055 | 90024 => "Entra is throttling this tenant: wait and retry".into(),
@@ -202,7 +214,7 @@ pub fn obtain(http: &Http, config: &Config, credential: &Credential) -> Result<T
     };
     let which = match credential {
         Credential::Certificate(c) => format!("cert:{}", c.thumbprint_hex()),
-        Credential::Secret(_) => "secret".into(),
+        Credential::Secret(_) | Credential::Federated(_) => "secret".into(),
     };
     let binding = format!(
         "{}|{}|{}|{}|{which}",
@@ -211,7 +223,11 @@ pub fn obtain(http: &Http, config: &Config, credential: &Credential) -> Result<T
         config.client_id.to_ascii_lowercase(),
         config.scope()
     );
-    match CacheKey::derive(&credential.cache_material(), &binding) {
+    let Some(material) = credential.cache_material() else {
+        info!(target: "graphd::cache", "federated credentials are not cached across processes");
+        return fetch();
+    };
+    match CacheKey::derive(&material, &binding) {
         Ok(key) => cache.get_or_fetch(&key, SystemTime::now, fetch),
         Err(e) => {
             warn!(target: "graphd::cache", "token cache unavailable ({e}); requesting a token without it");
@@ -273,7 +289,11 @@ pub fn request_token(
 fn hint_context(config: &Config, credential: &Credential) -> HintContext {
     let (thumbprint, x5t_s256) = match credential {
         Credential::Certificate(c) => (Some(c.thumbprint_hex()), c.x5t_s256()),
-        Credential::Secret(_) => (None, None),
+        Credential::Secret(_) | Credential::Federated(_) => (None, None),
+    };
+    let federated = match credential {
+        Credential::Federated(f) => f.read(unix(SystemTime::now())).ok().map(|(_, c)| c),
+        _ => None,
     };
     HintContext {
         tenant: config.tenant.clone(),
@@ -281,6 +301,7 @@ fn hint_context(config: &Config, credential: &Credential) -> HintContext {
         authority: crate::config::origin(&config.authority_host),
         thumbprint,
         x5t_s256,
+        federated,
     }
 }
 
@@ -396,6 +417,7 @@ mod tests {
                 authority: "https://a".into(),
                 thumbprint: Some("ABCDEF".into()),
                 x5t_s256: Some("xyz".into()),
+                ..Default::default()
             },
         };
         assert!(mk(7000215).hint().unwrap().contains("Value"));

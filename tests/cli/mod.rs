@@ -1,5 +1,6 @@
 mod cache;
 mod certs;
+mod ci;
 mod keyring;
 mod redaction;
 mod refusals;
