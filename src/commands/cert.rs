@@ -28,9 +28,9 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::cli::{CertCommand, CertNewArgs, CertShowArgs, GlobalArgs};
-use crate::config::{ENV_CERT_PASSWORD, Env};
+use crate::config::{ConfigError, ENV_CERT_PASSWORD, Env};
 use crate::credential::certificate::{hex_upper, human_duration, read_certificates};
-use crate::credential::{CredentialError, PasswordSource, Passwords};
+use crate::credential::{PasswordSource, Passwords};
 use crate::error::Error;
 use crate::output;
 use crate::secret::CertPassword;
@@ -168,21 +168,23 @@ fn show(args: &CertShowArgs, global: &GlobalArgs, env: &dyn Env) -> Result<(), E
         (None, false) => PasswordSource::Prompt,
     };
     let terminal = io::stdin().is_terminal();
-    let mut stdin_for_passwords = io::stdin().lock();
-    let mut passwords = Passwords::new(source, &mut stdin_for_passwords, terminal);
-    // `cert show -` reads the certificate from stdin; the password then comes from env or prompt.
-    let mut stdin_for_cert = io::empty();
-    let stdin: &mut dyn Read = &mut stdin_for_cert;
+    let stdin = io::stdin();
+    let mut lock = stdin.lock();
     let chain = if args.path == Path::new("-") {
-        let mut buf = Zeroizing::new(Vec::new());
-        io::stdin()
-            .lock()
-            .read_to_end(&mut buf)
-            .map_err(CredentialError::Stdin)?;
-        let mut cursor = io::Cursor::new(buf.to_vec());
-        read_certificates(&args.path, &mut passwords, &mut cursor)?
+        // The certificate comes from stdin, so the password cannot (env or prompt instead).
+        if global.cert_password_stdin {
+            return Err(ConfigError::StdinTwice(
+                "cert show -".into(),
+                "--cert-password-stdin".into(),
+            )
+            .into());
+        }
+        let mut no_stdin = io::empty();
+        let mut passwords = Passwords::new(source, &mut no_stdin, terminal);
+        read_certificates(&args.path, &mut passwords, &mut lock)?
     } else {
-        read_certificates(&args.path, &mut passwords, stdin)?
+        let mut passwords = Passwords::new(source, &mut lock, terminal);
+        read_certificates(&args.path, &mut passwords, &mut io::empty())?
     };
     let info = CertInfo::of(&chain[0], chain.len())?;
     if args.manifest {

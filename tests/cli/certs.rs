@@ -718,3 +718,54 @@ fn cert_new_works_end_to_end_with_the_right_modes() {
         "nothing written when one output exists"
     );
 }
+
+#[test]
+fn passwords_are_prompted_only_on_a_terminal_and_cert_show_reads_stdin() {
+    let s = start(1);
+    let (cert, key) = app_cert(&s);
+    let pfx = s.path("prompt.pfx");
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        p(&cert),
+        "-inkey",
+        p(&key),
+        "-out",
+        p(&pfx),
+        "-passout",
+        &format!("pass:{PASSWORD}"),
+    ]);
+    let prompt = format!("Password for {}:", pfx.display());
+    let out = super::keyring::on_terminal(
+        s.std_graphd(),
+        &["users", "--cert", p(&pfx)],
+        &[&prompt],
+        &[PASSWORD],
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains(&format!("Password for {}: ", pfx.display())),
+        "{shown}"
+    );
+    assert!(!shown.contains(PASSWORD), "no echo: {shown}");
+    assert_eq!(s.token_requests(), 1, "{shown}");
+
+    // cert show reads the certificate from stdin: PEM, or base64 PKCS#12 with the password from env.
+    let out = ok(s
+        .graphd()
+        .args(["cert", "show", "--json", "-"])
+        .write_stdin(std::fs::read(&cert).unwrap())
+        .output()
+        .unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = ok(s
+        .graphd()
+        .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", PASSWORD)
+        .args(["cert", "show", "--json", "-"])
+        .write_stdin(base64_of(&std::fs::read(&pfx).unwrap()))
+        .output()
+        .unwrap());
+    let w: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["thumbprint"], w["thumbprint"]);
+}

@@ -316,3 +316,75 @@ fn keyutils_backend_under_a_named_session() {
     let out = run(&["secret", "status"], None);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Runs `graphd ARGS` on a pseudo-terminal (tests/support/pty_drive.py), typing each answer
+/// only once its prompt is shown, so it arrives after graphd has turned echo off.
+pub fn on_terminal(
+    graphd: std::process::Command,
+    args: &[&str],
+    prompts: &[&str],
+    answers: &[&str],
+) -> std::process::Output {
+    let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/pty_drive.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(driver)
+        .args(prompts)
+        .arg("--")
+        .arg(graphd.get_program())
+        .args(args)
+        .env_clear();
+    for (k, v) in graphd.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env("PTY_ANSWERS", answers.join("\n"));
+    cmd.output().unwrap()
+}
+
+#[test]
+fn secret_set_prompts_twice_without_echo() {
+    let ss = SecretService::start();
+    let s = start(2);
+    let info = s.emu.info().clone();
+    let mut g = s.std_graphd();
+    g.env("DBUS_SESSION_BUS_ADDRESS", &ss.address);
+    let prompts = ["Client secret (value, not ID):", "Again:"];
+    let out = on_terminal(
+        g,
+        &["secret", "set"],
+        &prompts,
+        &[&info.client_secret, &info.client_secret],
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains("Client secret (value, not ID): ") && shown.contains("Again: "),
+        "{shown}"
+    );
+    assert!(shown.contains("stored the client secret"), "{shown}");
+    assert!(!shown.contains(&info.client_secret), "no echo: {shown}");
+    ok_users(&ss, &s);
+
+    let mut g = s.std_graphd();
+    g.env("DBUS_SESSION_BUS_ADDRESS", &ss.address);
+    let out = on_terminal(g, &["secret", "set"], &prompts, &["one", "two"]);
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains("error: the two secrets typed do not match"),
+        "{shown}"
+    );
+    ok_users(&ss, &s);
+}
+
+fn ok_users(ss: &SecretService, s: &Setup) {
+    let out = ss
+        .graphd(s)
+        .args(["users", "--no-token-cache"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the stored secret works: {}",
+        stderr_of(&out)
+    );
+}
