@@ -458,6 +458,28 @@ mod tests {
     }
 
     #[test]
+    fn entries_untouched_for_a_day_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::open(dir.path().to_path_buf()).unwrap();
+        let now = SystemTime::now();
+        let (old, fresh) = (
+            CacheKey::derive(b"a", "b").unwrap(),
+            CacheKey::derive(b"c", "d").unwrap(),
+        );
+        cache.store(&old, &token(3600, now)).unwrap();
+        cache.store(&fresh, &token(3600, now)).unwrap();
+        let f = OpenOptions::new()
+            .write(true)
+            .open(cache.entry_path(&old))
+            .unwrap();
+        f.set_modified(now - PRUNE_AFTER - Duration::from_secs(60))
+            .unwrap();
+        cache.prune(now);
+        assert!(!cache.entry_path(&old).exists(), "pruned");
+        assert!(cache.entry_path(&fresh).exists(), "kept");
+    }
+
+    #[test]
     fn expiring_tokens_are_not_reused_and_clear_removes_all() {
         let dir = tempfile::tempdir().unwrap();
         let cache = TokenCache::open(dir.path().to_path_buf()).unwrap();

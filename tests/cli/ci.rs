@@ -624,3 +624,47 @@ fn the_emulator_checks_each_proof_rule() {
         );
     }
 }
+
+#[test]
+fn the_emulator_binary_mints_federated_tokens_over_https() {
+    // What the demo and benchmark scripts use: POST to the control endpoint in the state file.
+    let s = start(1);
+    let info = s.emu.info().clone();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&info.ca_pem).unwrap()).unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap();
+    let token = http
+        .post(&info.federated_token_url)
+        .body("{}")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(token.split('.').count(), 3);
+    let file = s.path("minted.jwt");
+    write_private(&file, token.as_bytes());
+    ok(s.graphd()
+        .arg("users")
+        .arg("--federated-token-file")
+        .arg(&file)
+        .output()
+        .unwrap());
+    let expired = http
+        .post(&info.federated_token_url)
+        .body(r#"{"lifetime_secs": -60}"#)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    write_private(&file, expired.as_bytes());
+    let out = s
+        .graphd()
+        .arg("users")
+        .arg("--federated-token-file")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}
