@@ -1,7 +1,8 @@
 //! Turns flags and environment into one validated, typed `Config`.
 //!
-//! `cli` types stop here. This module does no network I/O and reads no files: credential
-//! *sources* are resolved (which one, from where), and `credential` later reads them. The
+//! `cli` types stop here. This module does no network I/O and reads no files itself (the
+//! `settings` layers read `--config` and the profile): credential *sources* are resolved
+//! (which one, from where), and `credential` later reads them. The
 //! environment is read through the `Env` trait so tests never mutate process env. Values
 //! that clap already took from the environment (`env = ...` on a flag) arrive as flags.
 
@@ -10,9 +11,10 @@ use std::path::PathBuf;
 
 use url::Url;
 
-use crate::cli::{AssertionAlg, GlobalArgs};
+use crate::cli::{AssertionAlg, Cloud, GlobalArgs, OutputFormat};
 use crate::credential::keyring::KeyringSlot;
 use crate::secret::ClientSecret;
+use crate::settings::{FileCredential, ParamsCredential, SettingsError};
 
 /// Where environment variables come from: the process, or a map in tests.
 pub trait Env {
@@ -54,6 +56,13 @@ pub struct Config {
     /// Whether tokens are cached across runs.
     pub token_cache: bool,
     pub verbose: u8,
+    /// The national cloud the hosts came from (or `public`).
+    pub cloud: Cloud,
+    /// The `--config` file's `endpoint`: what `users` / `get` fetch by default.
+    pub endpoint: Option<Url>,
+    /// A scope other than Graph's (`graphd token --scope`).
+    pub scope_override: Option<String>,
+    pub output: OutputFormat,
 }
 
 // Hand-written so that `debug!("{config:?}")` is always safe (STYLE habit 7).
@@ -82,9 +91,13 @@ impl Config {
         )
     }
 
-    /// `{graph-endpoint}/.default`: every application permission granted on Graph.
+    /// `{graph-endpoint}/.default`: every application permission granted on Graph
+    /// (or `graphd token --scope`).
     pub fn scope(&self) -> String {
-        format!("{}/.default", origin(&self.graph_endpoint))
+        match &self.scope_override {
+            Some(s) => s.clone(),
+            None => format!("{}/.default", origin(&self.graph_endpoint)),
+        }
     }
 
     /// The URL an admin opens to grant the app's application permissions.
@@ -125,6 +138,15 @@ pub enum CredentialSource {
     },
     /// None given by flag or env: the secret stored by `graphd secret set`, if any.
     Keyring(KeyringSlot),
+    /// The `secret` of a `--config` parameters file (plaintext there; already read).
+    SecretConfigFile(ClientSecret, PathBuf),
+    /// The parameters file's `thumbprint` + `private_key_file` [+ `public_certificate_file`].
+    Thumbprint {
+        key: PathBuf,
+        cert: Option<PathBuf>,
+        thumbprint: String,
+        alg: AssertionAlg,
+    },
 }
 
 impl CredentialSource {
@@ -143,6 +165,24 @@ impl CredentialSource {
             Self::Keyring(slot) => {
                 format!("client secret from the {} keyring", slot.backend.name())
             }
+            Self::SecretConfigFile(_, p) => {
+                format!(
+                    "client secret [redacted] from parameters file {}",
+                    p.display()
+                )
+            }
+            Self::Thumbprint {
+                key,
+                cert,
+                thumbprint,
+                ..
+            } => format!(
+                "private key {} with thumbprint {thumbprint}{}",
+                key.display(),
+                cert.as_ref()
+                    .map(|c| format!(", certificate {}", c.display()))
+                    .unwrap_or_default()
+            ),
         }
     }
 }
@@ -175,6 +215,8 @@ pub enum ConfigError {
     InvalidTokenCacheEnv(String),
     #[error("two credentials given: {0} and {1}")]
     TwoCredentials(String, String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }
 
 impl ConfigError {
@@ -201,22 +243,25 @@ impl ConfigError {
             }
             Self::InvalidTokenCacheEnv(_) => format!("set {ENV_TOKEN_CACHE} to off or on"),
             Self::TwoCredentials(..) => "give exactly one credential".into(),
+            Self::Settings(e) => e.hint(),
         })
     }
 }
 
 impl Config {
-    /// Validates flags (already merged with clap's env fallbacks) and the credential env.
+    /// Validates flags (already merged with clap's env fallbacks), the credential env, and
+    /// the lower layers (`--config`, profile, defaults) that `settings` resolved.
     pub fn from_args(args: &GlobalArgs, env: &dyn Env) -> Result<Config, ConfigError> {
-        let tenant = args
+        let r = crate::settings::resolve(args, env)?;
+        let tenant = r
             .tenant
-            .clone()
+            .map(|s| s.value)
             .filter(|t| !t.is_empty())
             .ok_or(ConfigError::MissingTenant)?;
         let tenant = validate_tenant(tenant)?;
-        let client_id = args
+        let client_id = r
             .client_id
-            .clone()
+            .map(|s| s.value)
             .filter(|c| !c.is_empty())
             .ok_or(ConfigError::MissingClientId)?;
         if !client_id
@@ -225,11 +270,55 @@ impl Config {
         {
             return Err(ConfigError::InvalidClientId(client_id));
         }
-        let authority_host = parse_origin("--authority-host", &args.authority_host)?;
-        let graph_endpoint = parse_origin("--graph-endpoint", &args.graph_endpoint)?;
-        let keyring = KeyringSlot::new(args.keyring, &origin(&authority_host), &tenant, &client_id);
-        let credential = resolve_credential(args, env)?
-            .unwrap_or_else(|| CredentialSource::Keyring(keyring.clone()));
+        let authority_host = parse_origin("--authority-host", &r.authority_host.value)?;
+        let graph_endpoint = parse_origin("--graph-endpoint", &r.graph_endpoint.value)?;
+        let keyring = KeyringSlot::new(
+            r.keyring.value,
+            &origin(&authority_host),
+            &tenant,
+            &client_id,
+        );
+        let alg = r.assertion_alg.value;
+        let credential = match resolve_credential(args, env, alg)? {
+            Some(c) => c,
+            None => match r.credential.map(|c| c.value) {
+                None => CredentialSource::Keyring(keyring.clone()),
+                Some(FileCredential::Params(ParamsCredential::Secret(s))) => {
+                    CredentialSource::SecretConfigFile(s, r.params_path.clone().unwrap_or_default())
+                }
+                Some(FileCredential::Params(ParamsCredential::KeyWithThumbprint {
+                    key,
+                    thumbprint,
+                })) => CredentialSource::Thumbprint {
+                    key,
+                    cert: None,
+                    thumbprint,
+                    alg,
+                },
+                Some(FileCredential::Params(ParamsCredential::Certificate {
+                    cert,
+                    key: Some(key),
+                    thumbprint: Some(thumbprint),
+                })) => CredentialSource::Thumbprint {
+                    key,
+                    cert: Some(cert),
+                    thumbprint,
+                    alg,
+                },
+                Some(FileCredential::Params(ParamsCredential::Certificate {
+                    cert, key, ..
+                }))
+                | Some(FileCredential::ProfileCertificate { cert, key }) => {
+                    CredentialSource::Certificate { cert, key, alg }
+                }
+                Some(FileCredential::ProfileFederated(_)) => {
+                    return Err(SettingsError::FederatedUnsupported(
+                        r.profile.map(|p| p.0).unwrap_or_default(),
+                    )
+                    .into());
+                }
+            },
+        };
         let token_cache = match env.var(ENV_TOKEN_CACHE).map(|v| v.to_ascii_lowercase()) {
             _ if args.no_token_cache => false,
             None => true,
@@ -242,11 +331,15 @@ impl Config {
             client_id,
             authority_host,
             graph_endpoint,
-            ca_bundle: args.ca_bundle.clone(),
+            ca_bundle: r.ca_bundle.map(|s| s.value),
             credential,
             keyring,
             token_cache,
             verbose: args.verbose,
+            cloud: r.cloud.value,
+            endpoint: r.endpoint.map(|s| s.value),
+            scope_override: None,
+            output: args.output,
         })
     }
 }
@@ -294,10 +387,11 @@ fn parse_origin(flag: &'static str, value: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// The one credential given by flag or env; `None` when none was (the keyring's turn).
-fn resolve_credential(
+/// The one credential given by flag or env; `None` when none was (the lower layers' turn).
+pub(crate) fn resolve_credential(
     args: &GlobalArgs,
     env: &dyn Env,
+    alg: AssertionAlg,
 ) -> Result<Option<CredentialSource>, ConfigError> {
     let mut found: Vec<(String, CredentialSource)> = Vec::new();
     if args.secret_stdin {
@@ -315,7 +409,7 @@ fn resolve_credential(
             CredentialSource::Certificate {
                 cert: cert.clone(),
                 key: args.key.clone(),
-                alg: args.assertion_alg,
+                alg,
             },
         ));
     }
@@ -331,7 +425,7 @@ fn resolve_credential(
             CredentialSource::Certificate {
                 cert: path.into(),
                 key: None,
-                alg: args.assertion_alg,
+                alg,
             },
         ));
     }

@@ -13,6 +13,7 @@ use crate::credential::keyring::KeyringError;
 use crate::graph::GraphError;
 use crate::http::HttpSetupError;
 use crate::output::OutputError;
+use crate::request::UsageError;
 use crate::token::TokenError;
 use crate::token::cache::CacheError;
 
@@ -45,6 +46,8 @@ pub enum Error {
     Keyring(#[from] KeyringError),
     #[error(transparent)]
     Cache(#[from] CacheError),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
     /// `graphd secret status` found nothing; its message is already on stdout.
     #[error("no client secret stored")]
     NotStored,
@@ -54,7 +57,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::HttpSetup(_) => exit::USAGE,
+            Error::Config(_) | Error::HttpSetup(_) | Error::Usage(_) => exit::USAGE,
             Error::Credential(CredentialError::NoCredential { .. }) => exit::USAGE,
             Error::Credential(_) => exit::AUTH,
             Error::Keyring(_) => exit::AUTH,
@@ -86,6 +89,7 @@ impl Error {
             ),
             Error::Graph(e) => e.hint(),
             Error::Keyring(e) => Some(e.hint()),
+            Error::Usage(e) => Some(e.hint()),
             _ => None,
         }
     }

@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = graphd::cli::Cli::parse();
+    let cli = graphd::cli::Cli::parse_with_origins();
     match graphd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

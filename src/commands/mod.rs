@@ -2,5 +2,12 @@
 //! calls on `credential`, `token`, `graph` and `output`. Nothing here parses flags.
 
 pub mod cache;
+pub mod completions;
+pub mod consent;
+pub mod get;
 pub mod secret;
+pub mod session;
+pub mod show_config;
+pub mod token;
+pub mod user;
 pub mod users;

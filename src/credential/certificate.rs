@@ -102,6 +102,61 @@ impl CertificateCredential {
         })
     }
 
+    /// The quickstart's certificate variant (`thumbprint` + `private_key_file`): with the
+    /// certificate, it is loaded and must have that thumbprint; without it (MSAL Python's PEM
+    /// path), only the legacy form can be signed — `RS256` with `x5t` from the thumbprint.
+    pub fn load_with_thumbprint(
+        key_path: &Path,
+        cert_path: Option<&Path>,
+        thumbprint_hex: &str,
+        alg: AssertionAlg,
+    ) -> Result<Self, CredentialError> {
+        if let Some(cert_path) = cert_path {
+            let c = Self::load(cert_path, Some(key_path), alg)?;
+            if !c.thumbprint_hex().eq_ignore_ascii_case(thumbprint_hex) {
+                return Err(CredentialError::ThumbprintMismatch {
+                    path: cert_path.to_path_buf(),
+                    expected: thumbprint_hex.to_ascii_uppercase(),
+                    actual: c.thumbprint_hex(),
+                });
+            }
+            return Ok(c);
+        }
+        let key_bytes = read_secret_file(key_path)?;
+        // A key file that also holds the certificate: use it, and check the thumbprint.
+        if contains(&key_bytes, b"-----BEGIN CERTIFICATE-----") {
+            return Self::load_with_thumbprint(key_path, Some(key_path), thumbprint_hex, alg);
+        }
+        let pkey = parse_private_key(&key_bytes, key_path)?;
+        check_rsa(&pkey, key_path)?;
+        let der = pkey
+            .rsa()
+            .and_then(|rsa| rsa.private_key_to_der())
+            .map_err(CredentialError::Crypto)?;
+        let sha1 = (0..thumbprint_hex.len() / 2)
+            .map(|i| u8::from_str_radix(&thumbprint_hex[2 * i..2 * i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .ok()
+            .filter(|b| b.len() == 20)
+            .ok_or_else(|| CredentialError::NoCertificate {
+                path: key_path.to_path_buf(),
+            })?;
+        if alg == AssertionAlg::Ps256 {
+            tracing::info!(
+                target: "graphd::credential",
+                "no certificate next to {}: signing RS256 with x5t from the thumbprint (PS256 needs the certificate)",
+                key_path.display()
+            );
+        }
+        Ok(CertificateCredential {
+            cert_der: Vec::new(),
+            key: PrivateKeyDer::new(der),
+            alg: AssertionAlg::Rs256,
+            sha1,
+            sha256: Vec::new(),
+        })
+    }
+
     /// The SHA-1 thumbprint as the portal shows it: uppercase hex.
     pub fn thumbprint_hex(&self) -> String {
         self.sha1.iter().map(|b| format!("{b:02X}")).collect()

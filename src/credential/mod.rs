@@ -82,6 +82,18 @@ impl Credential {
                 CertificateCredential::load(cert, key.as_deref(), *alg)
                     .map(|c| Credential::Certificate(Box::new(c)))
             }
+            CredentialSource::SecretConfigFile(secret, _) => Ok(Credential::Secret(
+                ClientSecret::new(secret.expose().to_string()),
+            )),
+            CredentialSource::Thumbprint {
+                key,
+                cert,
+                thumbprint,
+                alg,
+            } => {
+                CertificateCredential::load_with_thumbprint(key, cert.as_deref(), thumbprint, *alg)
+                    .map(|c| Credential::Certificate(Box::new(c)))
+            }
         }
     }
 
@@ -230,6 +242,12 @@ pub enum CredentialError {
         not_before: String,
         not_after: String,
     },
+    #[error("the certificate in {} has thumbprint {actual}, not the {expected} the parameters file says", path.display())]
+    ThumbprintMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error("cannot process the certificate or key")]
     Crypto(#[source] openssl::error::ErrorStack),
     #[error("cannot sign the client assertion")]
@@ -275,6 +293,10 @@ impl CredentialError {
             }
             Self::CertificateExpired { .. } | Self::CertificateNotYetValid { .. } => {
                 "make and register a new certificate, and check this machine's clock".into()
+            }
+            Self::ThumbprintMismatch { .. } => {
+                "fix \"thumbprint\" or \"public_certificate_file\" in the parameters file so they name the same certificate"
+                    .into()
             }
             Self::Crypto(_) | Self::Sign(_) => return None,
         })
