@@ -11,7 +11,10 @@ fn main() -> ExitCode {
             if code != graphd::error::exit::SUCCESS
                 && !matches!(err, graphd::error::Error::NotStored)
             {
-                eprint!("{}", graphd::error::render(&err));
+                eprint!(
+                    "{}",
+                    graphd::term::style_error(&graphd::error::render(&err))
+                );
             }
             ExitCode::from(code)
         }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod advanced;
 mod assertion;
 mod authority;
 mod directory;

@@ -1,6 +1,10 @@
 mod cache;
+mod commands;
+mod formats;
 mod keyring;
+mod params;
 mod redaction;
 mod refusals;
+mod settings;
 mod users;
 pub mod util;
