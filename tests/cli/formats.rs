@@ -277,3 +277,71 @@ fn every_command_has_a_summary_env_vars_and_examples() {
         }
     }
 }
+
+/// Runs `graphd ARGS >/dev/null` under `script`, so stderr is a terminal; returns what the
+/// terminal showed.
+fn on_a_terminal(s: &Setup, args: &str, extra_env: &[(&str, &str)]) -> String {
+    let inner = s.std_graphd();
+    let mut cmd = Command::new("script");
+    cmd.env_clear();
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env("AZURE_CLIENT_SECRET", &s.emu.info().client_secret)
+        .env("SHELL", "/bin/sh")
+        .env("TERM", "xterm");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .args([
+            "-qec",
+            &format!("{} {args} >/dev/null", env!("CARGO_BIN_EXE_graphd")),
+            "/dev/null",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_line_only_on_a_terminal_and_colour_only_without_no_color() {
+    let s = start(400);
+    let tty = on_a_terminal(&s, "users --top 100 --no-token-cache", &[]);
+    // Draws are rate-limited, so not every page's line need show: any one proves it.
+    assert!(
+        tty.contains(" page") && tty.contains(" users · "),
+        "{tty:?}"
+    );
+    assert!(tty.contains("\x1b[36m"), "coloured on a terminal: {tty:?}");
+    assert!(tty.contains("\x1b[2K"), "and cleared at the end: {tty:?}");
+    let tty = on_a_terminal(&s, "users --top 100 --no-token-cache", &[("NO_COLOR", "1")]);
+    assert!(
+        tty.contains(" users · ") && !tty.contains("\x1b[36m"),
+        "{tty:?}"
+    );
+    let tty = on_a_terminal(&s, "users --top 100 --no-token-cache -v", &[]);
+    assert!(
+        !tty.contains(" users · "),
+        "no progress line under -v logs: {tty:?}"
+    );
+    // Piped stderr: nothing at all.
+    let out = s
+        .graphd_secret()
+        .args(["users", "--top", "100"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        stderr_of(&out)
+    );
+}
