@@ -19,6 +19,8 @@ need_pkg dbus          # a private session bus for the keyring tests (dbus-run-s
 need_pkg gnome-keyring # a real Secret Service for the keyring tests
 need_pkg keyutils      # keyctl: the kernel-keyring tests run under a named session keyring
 command -v python3 >/dev/null || missing+=(python3)  # tests/support/pty_drive.py types at no-echo prompts
+# python3 also reads graphd's CSV with its csv module (the CSV round-trip test)
+need_pkg bsdutils      # `script`: the progress-line test runs graphd with stderr on a pseudo-terminal
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     log "installing ${missing[*]}"

@@ -31,7 +31,7 @@ logged and never written in plain text.",
     propagate_version = true
 )]
 pub struct Cli {
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Global options")]
     pub global: GlobalArgs,
 
     #[command(subcommand)]
@@ -49,36 +49,65 @@ pub struct GlobalArgs {
     #[arg(long, env = "AZURE_CLIENT_ID", global = true, value_name = "GUID")]
     pub client_id: Option<String>,
 
-    /// Entra authority host (https only)
-    #[arg(
-        long,
-        env = "AZURE_AUTHORITY_HOST",
-        global = true,
-        value_name = "URL",
-        default_value = "https://login.microsoftonline.com"
-    )]
-    pub authority_host: String,
+    /// Entra authority host (https only) [default: the cloud's, https://login.microsoftonline.com]
+    #[arg(long, env = "AZURE_AUTHORITY_HOST", global = true, value_name = "URL")]
+    pub authority_host: Option<String>,
 
     /// Microsoft Graph endpoint (https only); the token scope is this + "/.default"
+    /// [default: the cloud's, https://graph.microsoft.com]
+    #[arg(long, env = "GRAPHD_GRAPH_ENDPOINT", global = true, value_name = "URL")]
+    pub graph_endpoint: Option<String>,
+
+    /// National cloud: sets the authority host, Graph endpoint and scope together
+    /// (--authority-host / --graph-endpoint still win) [default: public]
+    #[arg(long, env = "GRAPHD_CLOUD", global = true, value_enum)]
+    pub cloud: Option<Cloud>,
+
+    /// The quickstart's parameters.json: authority, client_id, scope, endpoint, and secret or
+    /// certificate (below flags and env, above the profile)
+    #[arg(long, env = "GRAPHD_CONFIG", global = true, value_name = "JSON")]
+    pub config: Option<PathBuf>,
+
+    /// Named profile of $XDG_CONFIG_HOME/graphd/config.toml (the lowest layer above defaults)
+    #[arg(long, env = "GRAPHD_PROFILE", global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Output format of data on stdout
     #[arg(
+        short,
         long,
-        env = "GRAPHD_GRAPH_ENDPOINT",
+        env = "GRAPHD_OUTPUT",
         global = true,
-        value_name = "URL",
-        default_value = "https://graph.microsoft.com"
+        value_enum,
+        default_value_t = OutputFormat::Json
     )]
-    pub graph_endpoint: String,
+    pub output: OutputFormat,
+
+    /// Colour on stderr and in tables: auto (terminals, unless NO_COLOR is set), always, never
+    #[arg(long, env = "GRAPHD_COLOR", global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 
     /// Extra trusted root certificates (PEM), added to the system's
     #[arg(long, env = "GRAPHD_CA_BUNDLE", global = true, value_name = "PEM")]
     pub ca_bundle: Option<PathBuf>,
 
     /// Read the client secret from standard input [or env: AZURE_CLIENT_SECRET]
-    #[arg(long, global = true, help_heading = "Credentials")]
+    #[arg(
+        long,
+        env = "GRAPHD_SECRET_STDIN",
+        global = true,
+        help_heading = "Credentials"
+    )]
     pub secret_stdin: bool,
 
     /// Read the client secret from a file (first line) [or env: AZURE_CLIENT_SECRET]
-    #[arg(long, global = true, value_name = "PATH", help_heading = "Credentials")]
+    #[arg(
+        long,
+        env = "GRAPHD_SECRET_FILE",
+        global = true,
+        value_name = "PATH",
+        help_heading = "Credentials"
+    )]
     pub secret_file: Option<PathBuf>,
 
     /// Certificate registered on the app: PEM (cert, chain, or cert + key), or PKCS#12
@@ -87,13 +116,20 @@ pub struct GlobalArgs {
     pub cert: Option<PathBuf>,
 
     /// Private key of --cert or --thumbprint (PEM: PKCS#1, PKCS#8 or encrypted; `-` = stdin)
-    #[arg(long, global = true, value_name = "PATH", help_heading = "Credentials")]
+    #[arg(
+        long,
+        env = "GRAPHD_KEY",
+        global = true,
+        value_name = "PATH",
+        help_heading = "Credentials"
+    )]
     pub key: Option<PathBuf>,
 
     /// SHA-1 thumbprint (hex, as the portal shows it) of the registered certificate, with --key
     /// and without --cert: the quickstart's form; sends RS256 + x5t
     #[arg(
         long,
+        env = "GRAPHD_THUMBPRINT",
         global = true,
         value_name = "HEX",
         conflicts_with = "cert",
@@ -109,7 +145,12 @@ pub struct GlobalArgs {
 
     /// Read the key's or PKCS#12 file's password from stdin (first line), only if one is needed
     /// [or env: AZURE_CLIENT_CERTIFICATE_PASSWORD; else a no-echo prompt on a terminal]
-    #[arg(long, global = true, help_heading = "Credentials")]
+    #[arg(
+        long,
+        env = "GRAPHD_CERT_PASSWORD_STDIN",
+        global = true,
+        help_heading = "Credentials"
+    )]
     pub cert_password_stdin: bool,
 
     /// Add the certificate chain as an x5c header (Subject Name + Issuer authentication)
@@ -118,11 +159,22 @@ pub struct GlobalArgs {
     pub send_x5c: bool,
 
     /// Accept an unencrypted key file that group or others may read (refused by default, as ssh does)
-    #[arg(long, global = true, help_heading = "Credentials")]
+    #[arg(
+        long,
+        env = "GRAPHD_ALLOW_INSECURE_KEY_FILE",
+        global = true,
+        help_heading = "Credentials"
+    )]
     pub allow_insecure_key_file: bool,
 
     /// Client-assertion signature: ps256 (with x5t#S256, the default) or rs256 (with x5t)
-    #[arg(long, global = true, value_enum, help_heading = "Credentials")]
+    #[arg(
+        long,
+        env = "GRAPHD_ASSERTION_ALG",
+        global = true,
+        value_enum,
+        help_heading = "Credentials"
+    )]
     pub assertion_alg: Option<AssertionAlg>,
 
     /// Keyring that holds the client secret stored by `graphd secret set`
@@ -130,12 +182,36 @@ pub struct GlobalArgs {
     pub keyring: KeyringBackend,
 
     /// Do not read or write the encrypted token cache [or env: GRAPHD_TOKEN_CACHE=off]
-    #[arg(long, global = true)]
+    #[arg(long, env = "GRAPHD_NO_TOKEN_CACHE", global = true)]
     pub no_token_cache: bool,
 
     /// More logging on stderr: -v requests, -vv details, -vvv everything (never secrets)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Where clap took each value above from (filled by `Cli::parse_with_origins`, for the
+    /// precedence rules and `config show`); a value missing here counts as a flag.
+    #[arg(skip)]
+    pub origins: std::collections::BTreeMap<String, ArgOrigin>,
+}
+
+/// Where clap took a value from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgOrigin {
+    CommandLine,
+    Env,
+    /// clap's `default_value`: lower layers (parameters file, profile) may override it.
+    Default,
+}
+
+impl GlobalArgs {
+    /// Where the value of the argument `id` came from.
+    pub fn origin(&self, id: &str) -> ArgOrigin {
+        self.origins
+            .get(id)
+            .copied()
+            .unwrap_or(ArgOrigin::CommandLine)
+    }
 }
 
 /// The client-assertion signature algorithm and its thumbprint header.
@@ -188,15 +264,244 @@ pub enum Command {
     /// List every user of the directory, following all pages
     #[command(after_help = USERS_EXAMPLES)]
     Users(UsersArgs),
+    /// Show one user by object id or user principal name
+    #[command(after_help = USER_EXAMPLES)]
+    User(UserArgs),
+    /// GET any Microsoft Graph path or URL (like `az rest`), optionally following every page
+    #[command(after_help = GET_EXAMPLES)]
+    Get(GetArgs),
+    /// Print an access token as JSON for other tools (the output is a secret)
+    #[command(
+        long_about = "Print an access token as JSON (accessToken, expiresOn, expires_on, tokenType), \
+like `az account get-access-token`, for piping into other tools.\n\n\
+THE OUTPUT IS A SECRET: anyone who reads it can call Graph as this app until it expires. \
+Pipe it, never paste it into chats, tickets or shell history, and never redirect it into a \
+file others can read. graphd never logs it.",
+        after_help = TOKEN_EXAMPLES
+    )]
+    Token(TokenArgs),
+    /// Print the admin-consent URL for this tenant and client id (hand it to an admin)
+    #[command(after_help = CONSENT_EXAMPLES)]
+    ConsentUrl(ConsentUrlArgs),
+    /// Show the resolved configuration and where each value came from (secrets redacted)
+    #[command(subcommand, after_help = CONFIG_EXAMPLES)]
+    Config(ConfigCommand),
     /// Keep the client secret in the OS keyring instead of a file or an env var
     #[command(subcommand, after_help = SECRET_EXAMPLES)]
     Secret(SecretCommand),
     /// Manage the encrypted token cache
-    #[command(subcommand)]
+    #[command(subcommand, after_help = CACHE_EXAMPLES)]
     Cache(CacheCommand),
     /// Make and inspect certificates for app registrations
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Print a shell completion script for bash, zsh, fish or powershell
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print graphd's man page (roff) on stdout
+    #[command(after_help = MAN_EXAMPLES)]
+    Man,
+}
+
+/// A national cloud (PROTOCOL.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Cloud {
+    /// Microsoft's global cloud: login.microsoftonline.com, graph.microsoft.com
+    Public,
+    /// US Government L4 (GCC High): login.microsoftonline.us, graph.microsoft.us
+    Usgov,
+    /// US Government L5 (DoD): login.microsoftonline.us, dod-graph.microsoft.us
+    UsgovDod,
+    /// China (21Vianet): login.chinacloudapi.cn, microsoftgraph.chinacloudapi.cn
+    China,
+}
+
+/// When to colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Only on a terminal, and never when NO_COLOR is set
+    Auto,
+    /// Always (also when piped)
+    Always,
+    /// Never
+    Never,
+}
+
+const USER_EXAMPLES: &str = "\
+Examples:
+  graphd user adele@contoso.onmicrosoft.com
+  graphd user 'alex_fabrikam.com#EXT#@contoso.onmicrosoft.com' --select id,mail
+  graphd user 87d349ed-44d7-43e1-9a83-5f2406dee5bd -o table";
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    /// The user's object id or userPrincipalName (guest #EXT# and apostrophes are fine)
+    #[arg(value_name = "ID|UPN")]
+    pub id: String,
+
+    /// Properties to return ($select), comma-separated
+    #[arg(long, env = "GRAPHD_SELECT", value_name = "A,B", value_delimiter = ',')]
+    pub select: Vec<String>,
+}
+
+const GET_EXAMPLES: &str = "\
+A relative PATH resolves against the Graph endpoint and --api-version; an absolute URL must be
+on the Graph origin (the token is never sent elsewhere). Without PATH, the `endpoint` of
+--config is fetched.
+
+Examples:
+  graphd get /organization
+  graphd get '/groups?$select=id,displayName' --all -o table
+  graphd get '/users?$search=\"displayName:ada\"' --header ConsistencyLevel:eventual --api-version beta";
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Path (`/users/ID`, `groups?$top=5`) or absolute URL on the Graph origin
+    #[arg(value_name = "PATH-OR-URL")]
+    pub path: Option<String>,
+
+    /// Follow every @odata.nextLink and stream the items of `value` (as `users` does)
+    #[arg(long, env = "GRAPHD_ALL")]
+    pub all: bool,
+
+    /// Extra request header, repeatable (e.g. ConsistencyLevel:eventual); not Authorization
+    #[arg(long = "header", short = 'H', value_name = "K:V")]
+    pub headers: Vec<String>,
+
+    /// Graph API version for relative paths
+    #[arg(long, env = "GRAPHD_API_VERSION", value_enum, default_value_t = ApiVersion::V1)]
+    pub api_version: ApiVersion,
+
+    /// Stop after this many items (with --all)
+    #[arg(long, env = "GRAPHD_MAX_ITEMS", value_name = "N")]
+    pub max_items: Option<u64>,
+
+    /// Columns of -o table/csv/tsv, comma-separated (not sent to Graph)
+    #[arg(
+        long,
+        env = "GRAPHD_COLUMNS",
+        value_name = "A,B",
+        value_delimiter = ','
+    )]
+    pub columns: Vec<String>,
+}
+
+/// Graph's API versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiVersion {
+    /// The stable API
+    #[value(name = "v1.0")]
+    V1,
+    /// The preview API
+    Beta,
+}
+
+impl ApiVersion {
+    pub fn segment(self) -> &'static str {
+        match self {
+            Self::V1 => "v1.0",
+            Self::Beta => "beta",
+        }
+    }
+}
+
+const TOKEN_EXAMPLES: &str = "\
+Examples:
+  graphd token | jq -r .accessToken | other-tool --token-stdin
+  graphd token --scope https://graph.microsoft.com/.default --no-token-cache
+  curl -H @<(graphd token | jq -r '\"Authorization: Bearer \" + .accessToken') https://graph.microsoft.com/v1.0/organization";
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Resource scope, RESOURCE/.default [default: the Graph endpoint + /.default]
+    #[arg(long, env = "GRAPHD_SCOPE", value_name = "SCOPE")]
+    pub scope: Option<String>,
+}
+
+const CONSENT_EXAMPLES: &str = "\
+Examples:
+  graphd consent-url --tenant contoso.onmicrosoft.com --client-id C
+  graphd consent-url --v2
+  graphd consent-url --profile prod --cloud usgov";
+
+#[derive(Debug, Args)]
+pub struct ConsentUrlArgs {
+    /// The v2.0 form, with scope=GRAPH/.default
+    #[arg(long, env = "GRAPHD_CONSENT_V2")]
+    pub v2: bool,
+}
+
+const CONFIG_EXAMPLES: &str = "\
+Precedence, highest first: flags > environment > --config parameters.json > --profile > defaults.
+Profiles live in $XDG_CONFIG_HOME/graphd/config.toml (default ~/.config/graphd/config.toml).
+
+Examples:
+  graphd config show
+  graphd config show --profile prod -o json
+  graphd config show --config parameters.json";
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every resolved setting and where it came from; secrets are shown as [redacted]
+    Show,
+}
+
+const CACHE_EXAMPLES: &str = "\
+Examples:
+  graphd cache clear
+  GRAPHD_TOKEN_CACHE=off graphd users";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  graphd completions bash > ~/.local/share/bash-completion/completions/graphd
+  graphd completions zsh > \"${fpath[1]}/_graphd\"
+  graphd completions fish > ~/.config/fish/completions/graphd.fish";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// Shells graphd writes completions for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  graphd man | man -l -
+  graphd man > /usr/local/share/man/man1/graphd.1";
+
+const SECRET_EXAMPLES: &str = "\
+The entry is keyed by authority host + tenant + client id (service \"graphd\").
+When no credential is given by flag or env, graphd uses this secret.
+
+Examples:
+  printf %s \"$SECRET\" | graphd secret set --tenant T --client-id C
+  graphd secret set --tenant T --client-id C          # prompts twice, no echo
+  graphd secret status --tenant T --client-id C
+  graphd secret delete --tenant T --client-id C --keyring keyutils";
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store the client secret: from stdin when it is not a terminal, else a no-echo prompt (twice)
+    Set,
+    /// Say whether a secret is stored for this tenant and client, and where (never the value); exit 1 if none
+    Status,
+    /// Remove the stored secret (nothing stored is not an error)
+    Delete,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove every cached token
+    Clear,
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,64 +650,99 @@ pub struct CertShowArgs {
     pub json: bool,
 }
 
-const SECRET_EXAMPLES: &str = "\
-The entry is keyed by authority host + tenant + client id (service \"graphd\").
-When no credential is given by flag or env, graphd uses this secret.
-
-Examples:
-  printf %s \"$SECRET\" | graphd secret set --tenant T --client-id C
-  graphd secret set --tenant T --client-id C          # prompts twice, no echo
-  graphd secret status --tenant T --client-id C
-  graphd secret delete --tenant T --client-id C --keyring keyutils";
-
-#[derive(Debug, Subcommand)]
-pub enum SecretCommand {
-    /// Store the client secret: from stdin when it is not a terminal, else a no-echo prompt (twice)
-    Set,
-    /// Say whether a secret is stored for this tenant and client, and where (never the value); exit 1 if none
-    Status,
-    /// Remove the stored secret (nothing stored is not an error)
-    Delete,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum CacheCommand {
-    /// Remove every cached token
-    Clear,
-}
-
 const USERS_EXAMPLES: &str = "\
+--search, --count, and --filter with ne/not/endswith or with --orderby are advanced queries:
+graphd sends `ConsistencyLevel: eventual` on every page (and $count=true) for them.
+
 Examples:
   AZURE_CLIENT_SECRET=... graphd users --tenant T --client-id C
-  graphd users --cert cert.pem --key key.pem -o jsonl
-  graphd users --select id,displayName --top 999 --max-items 5000";
+  graphd users --cert cert.pem --key key.pem -o csv --select id,displayName,mail > users.csv
+  graphd users --search 'displayName:ada' --orderby displayName --count -o table";
 
 #[derive(Debug, Args)]
 pub struct UsersArgs {
     /// Page size asked of Graph ($top), 1..=999
-    #[arg(long, default_value_t = 999, value_parser = clap::value_parser!(u16).range(1..=999))]
+    #[arg(long, env = "GRAPHD_TOP", default_value_t = 999, value_parser = clap::value_parser!(u16).range(1..=999))]
     pub top: u16,
 
     /// Properties to return ($select), comma-separated, e.g. id,displayName
-    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    #[arg(long, env = "GRAPHD_SELECT", value_name = "A,B", value_delimiter = ',')]
     pub select: Vec<String>,
 
     /// Stop after this many users
-    #[arg(long, value_name = "N")]
+    #[arg(long, env = "GRAPHD_MAX_ITEMS", value_name = "N")]
     pub max_items: Option<u64>,
 
-    /// Output format
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Json)]
-    pub output: OutputFormat,
+    /// OData filter ($filter), e.g. "startswith(displayName,'A')" or "endswith(mail,'@contoso.com')"
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Search ($search) as property:text clauses, e.g. 'displayName:ada' or
+    /// '"displayName:ada" OR "mail:ada"' (an advanced query)
+    #[arg(long, value_name = "EXPR")]
+    pub search: Option<String>,
+
+    /// Ask Graph for the total ($count=true, an advanced query); printed on stderr as `count: N`
+    #[arg(long)]
+    pub count: bool,
+
+    /// Sort ($orderby), e.g. displayName or "userPrincipalName desc"
+    #[arg(long, value_name = "PROP [asc|desc]")]
+    pub orderby: Option<String>,
 }
 
-/// How users are written to stdout.
+/// How data is written to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// One JSON array, written as pages arrive
     Json,
     /// One JSON object per line
     Jsonl,
+    /// Aligned columns fitted to the terminal width (COLUMNS), long cells cut with an ellipsis
+    Table,
+    /// RFC 4180 CSV with a header row; cells starting with = + - @ are prefixed with '
+    Csv,
+    /// Tab-separated values, no header; tab, newline, CR and backslash escaped as \\t \\n \\r \\\\
+    Tsv,
+}
+
+impl Cli {
+    /// Parses argv and records which global values came from the environment, which clap
+    /// knows only while it holds the matches (`config show` and the layers need it).
+    pub fn parse_with_origins() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        cli.global.origins = origins(&matches);
+        cli
+    }
+}
+
+/// Where clap took each argument's value from, at any depth.
+fn origins(matches: &clap::ArgMatches) -> std::collections::BTreeMap<String, ArgOrigin> {
+    use clap::parser::ValueSource;
+    // Global values propagate between levels; the deepest level has the final word.
+    let mut source = std::collections::BTreeMap::new();
+    let mut current = Some(matches);
+    while let Some(m) = current {
+        for id in m.ids() {
+            if let Some(s) = m.value_source(id.as_str()) {
+                source.insert(id.as_str().to_string(), s);
+            }
+        }
+        current = m.subcommand().map(|(_, sub)| sub);
+    }
+    source
+        .into_iter()
+        .map(|(id, s)| {
+            let o = match s {
+                ValueSource::EnvVariable => ArgOrigin::Env,
+                ValueSource::DefaultValue => ArgOrigin::Default,
+                _ => ArgOrigin::CommandLine,
+            };
+            (id, o)
+        })
+        .collect()
 }
 
 #[cfg(test)]

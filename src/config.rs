@@ -1,7 +1,8 @@
 //! Turns flags and environment into one validated, typed `Config`.
 //!
-//! `cli` types stop here. This module does no network I/O and reads no files: credential
-//! *sources* are resolved (which one, from where), and `credential` later reads them. The
+//! `cli` types stop here. This module does no network I/O and reads no files itself (the
+//! `settings` layers read `--config` and the profile): credential *sources* are resolved
+//! (which one, from where), and `credential` later reads them. The
 //! environment is read through the `Env` trait so tests never mutate process env. Values
 //! that clap already took from the environment (`env = ...` on a flag) arrive as flags.
 
@@ -10,11 +11,12 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use crate::cli::{AssertionAlg, GlobalArgs};
+use crate::cli::{AssertionAlg, Cloud, GlobalArgs, OutputFormat};
 use crate::credential::CertSpec;
 use crate::credential::certificate::parse_thumbprint;
 use crate::credential::keyring::KeyringSlot;
 use crate::secret::{CertPassword, ClientSecret};
+use crate::settings::{FileCredential, ParamsCredential, SettingsError};
 
 /// Where environment variables come from: the process, or a map in tests.
 pub trait Env {
@@ -62,6 +64,13 @@ pub struct Config {
     /// Whether tokens are cached across runs.
     pub token_cache: bool,
     pub verbose: u8,
+    /// The national cloud the hosts came from (or `public`).
+    pub cloud: Cloud,
+    /// The `--config` file's `endpoint`: what `users` / `get` fetch by default.
+    pub endpoint: Option<Url>,
+    /// A scope other than Graph's (`graphd token --scope`).
+    pub scope_override: Option<String>,
+    pub output: OutputFormat,
 }
 
 // Hand-written so that `debug!("{config:?}")` is always safe (STYLE habit 7).
@@ -90,9 +99,13 @@ impl Config {
         )
     }
 
-    /// `{graph-endpoint}/.default`: every application permission granted on Graph.
+    /// `{graph-endpoint}/.default`: every application permission granted on Graph
+    /// (or `graphd token --scope`).
     pub fn scope(&self) -> String {
-        format!("{}/.default", origin(&self.graph_endpoint))
+        match &self.scope_override {
+            Some(s) => s.clone(),
+            None => format!("{}/.default", origin(&self.graph_endpoint)),
+        }
     }
 
     /// The URL an admin opens to grant the app's application permissions.
@@ -137,6 +150,8 @@ pub enum CredentialSource {
     FederatedFile(PathBuf),
     /// None given by flag or env: the secret stored by `graphd secret set`, if any.
     Keyring(KeyringSlot),
+    /// The `secret` of a `--config` parameters file (plaintext there; already read).
+    SecretConfigFile(ClientSecret, PathBuf),
 }
 
 impl CredentialSource {
@@ -158,6 +173,12 @@ impl CredentialSource {
             Self::FederatedFile(p) => format!("federated token file {}", p.display()),
             Self::Keyring(slot) => {
                 format!("client secret from the {} keyring", slot.backend.name())
+            }
+            Self::SecretConfigFile(_, p) => {
+                format!(
+                    "client secret [redacted] from parameters file {}",
+                    p.display()
+                )
             }
         }
     }
@@ -201,6 +222,8 @@ pub enum ConfigError {
     StdinTwice(String, String),
     #[error("two credentials given: {0} and {1}")]
     TwoCredentials(String, String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }
 
 impl ConfigError {
@@ -238,22 +261,25 @@ impl ConfigError {
                 "pass the certificate with --cert, or its thumbprint with --thumbprint".into()
             }
             Self::StdinTwice(..) => "read one of them from a file or /dev/fd/N instead".into(),
+            Self::Settings(e) => e.hint(),
         })
     }
 }
 
 impl Config {
-    /// Validates flags (already merged with clap's env fallbacks) and the credential env.
+    /// Validates flags (already merged with clap's env fallbacks), the credential env, and
+    /// the lower layers (`--config`, profile, defaults) that `settings` resolved.
     pub fn from_args(args: &GlobalArgs, env: &dyn Env) -> Result<Config, ConfigError> {
-        let tenant = args
+        let r = crate::settings::resolve(args, env)?;
+        let tenant = r
             .tenant
-            .clone()
+            .map(|s| s.value)
             .filter(|t| !t.is_empty())
             .ok_or(ConfigError::MissingTenant)?;
         let tenant = validate_tenant(tenant)?;
-        let client_id = args
+        let client_id = r
             .client_id
-            .clone()
+            .map(|s| s.value)
             .filter(|c| !c.is_empty())
             .ok_or(ConfigError::MissingClientId)?;
         if !client_id
@@ -262,11 +288,63 @@ impl Config {
         {
             return Err(ConfigError::InvalidClientId(client_id));
         }
-        let authority_host = parse_origin("--authority-host", &args.authority_host)?;
-        let graph_endpoint = parse_origin("--graph-endpoint", &args.graph_endpoint)?;
-        let keyring = KeyringSlot::new(args.keyring, &origin(&authority_host), &tenant, &client_id);
-        let credential = resolve_credential(args, env)?
-            .unwrap_or_else(|| CredentialSource::Keyring(keyring.clone()));
+        let authority_host = parse_origin("--authority-host", &r.authority_host.value)?;
+        let graph_endpoint = parse_origin("--graph-endpoint", &r.graph_endpoint.value)?;
+        let keyring = KeyringSlot::new(
+            r.keyring.value,
+            &origin(&authority_host),
+            &tenant,
+            &client_id,
+        );
+        // An algorithm named by flag, env or profile; else PS256 where a certificate allows it.
+        let alg = (!matches!(r.assertion_alg.origin, crate::settings::Origin::Default))
+            .then_some(r.assertion_alg.value);
+        let file_cert = |cert: Option<PathBuf>, key: Option<PathBuf>, thumbprint: Option<&str>| {
+            let thumbprint = match thumbprint {
+                Some(hex) => Some(
+                    parse_thumbprint(hex)
+                        .ok_or_else(|| ConfigError::InvalidThumbprint(hex.to_string()))?,
+                ),
+                None => None,
+            };
+            Ok::<_, ConfigError>(CredentialSource::Certificate {
+                spec: CertSpec {
+                    cert,
+                    key,
+                    thumbprint,
+                    alg,
+                    send_x5c: args.send_x5c || env_flag(env, ENV_SEND_CHAIN),
+                    allow_insecure_key_file: args.allow_insecure_key_file,
+                },
+                password_env: env.var(ENV_CERT_PASSWORD).map(CertPassword::new),
+                password_stdin: args.cert_password_stdin,
+            })
+        };
+        let credential = match resolve_credential(args, env, alg)? {
+            Some(c) => c,
+            None => match r.credential.map(|c| c.value) {
+                None => CredentialSource::Keyring(keyring.clone()),
+                Some(FileCredential::Params(ParamsCredential::Secret(s))) => {
+                    CredentialSource::SecretConfigFile(s, r.params_path.clone().unwrap_or_default())
+                }
+                Some(FileCredential::Params(ParamsCredential::KeyWithThumbprint {
+                    key,
+                    thumbprint,
+                })) => file_cert(None, Some(key), Some(&thumbprint))?,
+                Some(FileCredential::Params(ParamsCredential::Certificate {
+                    cert,
+                    key: Some(key),
+                    thumbprint: Some(thumbprint),
+                })) => file_cert(Some(cert), Some(key), Some(&thumbprint))?,
+                Some(FileCredential::Params(ParamsCredential::Certificate {
+                    cert, key, ..
+                }))
+                | Some(FileCredential::ProfileCertificate { cert, key }) => {
+                    file_cert(Some(cert), key, None)?
+                }
+                Some(FileCredential::ProfileFederated(f)) => CredentialSource::FederatedFile(f),
+            },
+        };
         let token_cache = match env.var(ENV_TOKEN_CACHE).map(|v| v.to_ascii_lowercase()) {
             _ if args.no_token_cache => false,
             None => true,
@@ -279,11 +357,15 @@ impl Config {
             client_id,
             authority_host,
             graph_endpoint,
-            ca_bundle: args.ca_bundle.clone(),
+            ca_bundle: r.ca_bundle.map(|s| s.value),
             credential,
             keyring,
             token_cache,
             verbose: args.verbose,
+            cloud: r.cloud.value,
+            endpoint: r.endpoint.map(|s| s.value),
+            scope_override: None,
+            output: args.output,
         })
     }
 }
@@ -337,10 +419,11 @@ fn parse_origin(flag: &'static str, value: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// The one credential given by flag or env; `None` when none was (the keyring's turn).
-fn resolve_credential(
+/// The one credential given by flag or env; `None` when none was (the lower layers' turn).
+pub(crate) fn resolve_credential(
     args: &GlobalArgs,
     env: &dyn Env,
+    alg: Option<AssertionAlg>,
 ) -> Result<Option<CredentialSource>, ConfigError> {
     let mut found: Vec<(String, CredentialSource)> = Vec::new();
     if args.secret_stdin {
@@ -358,7 +441,7 @@ fn resolve_credential(
                 cert,
                 key: args.key.clone(),
                 thumbprint,
-                alg: args.assertion_alg,
+                alg,
                 send_x5c: args.send_x5c || env_flag(env, ENV_SEND_CHAIN),
                 allow_insecure_key_file: args.allow_insecure_key_file,
             },
@@ -371,7 +454,7 @@ fn resolve_credential(
     if let Some(hex) = &args.thumbprint {
         let thumbprint =
             parse_thumbprint(hex).ok_or_else(|| ConfigError::InvalidThumbprint(hex.clone()))?;
-        if args.assertion_alg == Some(AssertionAlg::Ps256) {
+        if alg == Some(AssertionAlg::Ps256) {
             return Err(ConfigError::ThumbprintNeedsRs256);
         }
         if args.send_x5c {

@@ -13,6 +13,7 @@ use crate::credential::keyring::KeyringError;
 use crate::graph::GraphError;
 use crate::http::HttpSetupError;
 use crate::output::OutputError;
+use crate::request::UsageError;
 use crate::token::TokenError;
 use crate::token::cache::CacheError;
 
@@ -49,6 +50,8 @@ pub enum Error {
     CertTool(#[from] crate::commands::cert::CertToolError),
     #[error(transparent)]
     Keys(#[from] crate::commands::keys::KeysError),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
     /// `graphd secret status` found nothing; its message is already on stdout.
     #[error("no client secret stored")]
     NotStored,
@@ -58,7 +61,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::HttpSetup(_) => exit::USAGE,
+            Error::Config(_) | Error::HttpSetup(_) | Error::Usage(_) => exit::USAGE,
             Error::Credential(CredentialError::NoCredential { .. }) => exit::USAGE,
             Error::Credential(_) => exit::AUTH,
             Error::Keyring(_) => exit::AUTH,
@@ -95,6 +98,7 @@ impl Error {
             Error::Keyring(e) => Some(e.hint()),
             Error::CertTool(e) => e.hint(),
             Error::Keys(e) => e.hint(),
+            Error::Usage(e) => Some(e.hint()),
             _ => None,
         }
     }

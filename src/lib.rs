@@ -17,36 +17,62 @@ pub mod error;
 pub mod graph;
 pub mod http;
 pub mod output;
+pub mod request;
 pub mod secret;
+pub mod settings;
+pub mod term;
 pub mod token;
 
 use std::io;
 
-use crate::cli::{CacheCommand, CertCommand, Cli, Command};
+use crate::cli::{ArgOrigin, CacheCommand, CertCommand, Cli, Command, ConfigCommand};
 use crate::config::{Config, ProcessEnv};
 use crate::error::Error;
 use crate::output::OutputError;
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
+    term::init(cli.global.color);
     init_logging(cli.global.verbose);
     credential::assertion::install_crypto_provider();
     // Commands that need no tenant, client or credential.
-    match &cli.command {
-        Command::Cache(CacheCommand::Clear) => return commands::cache::clear(),
+    let early = match &cli.command {
+        Command::Cache(CacheCommand::Clear) => Some(commands::cache::clear()),
         Command::Cert(cmd @ (CertCommand::New(_) | CertCommand::Show(_))) => {
-            return commands::cert::run(cmd, &cli.global, &ProcessEnv);
+            Some(commands::cert::run(cmd, &cli.global, &ProcessEnv))
         }
-        _ => {}
+        Command::Completions(a) => Some(commands::completions::run(a.shell)),
+        Command::Man => Some(commands::completions::man()),
+        Command::Config(ConfigCommand::Show) => {
+            Some(commands::show_config::show(&cli.global, &ProcessEnv))
+        }
+        _ => None,
+    };
+    if let Some(result) = early {
+        return quiet_on_closed(result);
     }
-    let config = Config::from_args(&cli.global, &ProcessEnv)?;
+    let mut config = Config::from_args(&cli.global, &ProcessEnv)?;
     tracing::debug!(target: "graphd", "{config:?}");
     let result = match cli.command {
         Command::Users(args) => commands::users::run(&config, &args),
+        Command::User(args) => commands::user::run(&config, &args),
+        Command::Get(args) => {
+            let given = cli.global.origin("api_version") != ArgOrigin::Default;
+            commands::get::run(&config, &args, given)
+        }
+        Command::Token(args) => commands::token::run(&mut config, &args),
+        Command::ConsentUrl(args) => commands::consent::run(&config, &args),
         Command::Secret(cmd) => commands::secret::run(&config, cmd),
         Command::Cert(cmd) => commands::keys::run(&config, &cmd),
-        Command::Cache(_) => unreachable!("handled above"),
+        Command::Cache(_) | Command::Completions(_) | Command::Man | Command::Config(_) => {
+            unreachable!("handled above")
+        }
     };
+    quiet_on_closed(result)
+}
+
+/// A reader that went away (`graphd users | head`) is not an error.
+fn quiet_on_closed(result: Result<(), Error>) -> Result<(), Error> {
     match result {
         Err(Error::Output(OutputError::Closed)) => Ok(()),
         other => other,
@@ -66,7 +92,7 @@ fn init_logging(verbose: u8) {
     };
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(io::stderr)
-        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+        .with_ansi(term::color_stderr())
         .with_target(false)
         .without_time();
     let _ = tracing_subscriber::registry()

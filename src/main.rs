@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = graphd::cli::Cli::parse();
+    let cli = graphd::cli::Cli::parse_with_origins();
     match graphd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -13,7 +11,10 @@ fn main() -> ExitCode {
             if code != graphd::error::exit::SUCCESS
                 && !matches!(err, graphd::error::Error::NotStored)
             {
-                eprint!("{}", graphd::error::render(&err));
+                eprint!(
+                    "{}",
+                    graphd::term::style_error(&graphd::error::render(&err))
+                );
             }
             ExitCode::from(code)
         }

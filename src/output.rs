@@ -1,14 +1,20 @@
-//! The only writer to stdout: users as a JSON array or JSON lines, written page by page.
+//! The only writer to stdout: items as a JSON array, JSON lines, CSV or TSV written page by
+//! page, or a table fitted to the terminal once all rows are in; single objects; and the
+//! bytes of `completions`, `man` and `token`.
 //!
 //! The array is opened before the first page arrives and closed after the last, so memory
-//! stays one page however many users there are. A closed pipe (`graphd users | head -1`)
-//! surfaces as `OutputError::Closed`, which `run` treats as a quiet success.
+//! stays one page however many users there are (a table must see every row to size its
+//! columns, so it buffers them). A closed pipe (`graphd users | head -1`) surfaces as
+//! `OutputError::Closed`, which `run` treats as a quiet success.
+
+pub mod table;
 
 use std::io::{self, Write};
 
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
+use crate::term;
 
 /// Writing the output failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,11 +44,92 @@ pub fn message(text: &str) -> Result<(), OutputError> {
     Ok(())
 }
 
+/// Writes raw bytes (a completion script, a man page) to stdout.
+pub fn bytes(data: &[u8]) -> Result<(), OutputError> {
+    let mut out = io::stdout().lock();
+    out.write_all(data)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes one JSON document to stdout, pretty, built by `write` straight into stdout's
+/// buffer (for `graphd token`, no intermediate `String` holds the token).
+pub fn json_with(
+    write: impl FnOnce(&mut dyn Write) -> serde_json::Result<()>,
+) -> Result<(), OutputError> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    write(&mut out).map_err(io::Error::from)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes one object (`graphd user`, `graphd get` without `--all`) in `format`: JSON pretty,
+/// JSONL one line, a table of property/value rows, or a CSV/TSV row under `columns` (or the
+/// object's own keys). Keys starting with `@odata.` are left out of tables, CSV and TSV.
+pub fn object(value: &Value, format: OutputFormat, columns: &[String]) -> Result<(), OutputError> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::from)?;
+            out.write_all(b"\n")?;
+        }
+        OutputFormat::Jsonl => {
+            serde_json::to_writer(&mut out, value).map_err(io::Error::from)?;
+            out.write_all(b"\n")?;
+        }
+        OutputFormat::Table => {
+            let keys = if columns.is_empty() {
+                keys_of(value)
+            } else {
+                columns.to_vec()
+            };
+            let rows: Vec<Vec<String>> = keys
+                .iter()
+                .map(|k| vec![k.clone(), table::cell(value.get(k))])
+                .collect();
+            let text = table::render(
+                &["property".to_string(), "value".to_string()],
+                &rows,
+                term::table_width(),
+                term::color_stdout(),
+            );
+            out.write_all(text.as_bytes())?;
+        }
+        OutputFormat::Csv | OutputFormat::Tsv => {
+            let mut o = Output::new(out, format).columns(columns.to_vec());
+            o.begin()?;
+            o.item(value)?;
+            o.end()?;
+            return Ok(());
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The keys of an object, in order, without OData annotations.
+fn keys_of(value: &Value) -> Vec<String> {
+    value
+        .as_object()
+        .map(|o| {
+            o.keys()
+                .filter(|k| !k.starts_with("@odata."))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Streams items in one format.
 pub struct Output<W: Write> {
     out: io::BufWriter<W>,
     format: OutputFormat,
     count: u64,
+    /// Columns of table/CSV/TSV; empty means the first item's keys.
+    columns: Vec<String>,
+    /// Table rows, kept until `end` (a table sizes its columns from every row).
+    rows: Vec<Vec<String>>,
 }
 
 impl<W: Write> Output<W> {
@@ -51,7 +138,15 @@ impl<W: Write> Output<W> {
             out: io::BufWriter::with_capacity(64 * 1024, out),
             format,
             count: 0,
+            columns: Vec::new(),
+            rows: Vec::new(),
         }
+    }
+
+    /// The columns of `-o table|csv|tsv` (from `--select`, or a command's defaults).
+    pub fn columns(mut self, columns: Vec<String>) -> Self {
+        self.columns = columns;
+        self
     }
 
     /// Starts the output (the `[` of a JSON array).
@@ -74,6 +169,38 @@ impl<W: Write> Output<W> {
                 serde_json::to_writer(&mut self.out, item).map_err(io::Error::from)?;
                 self.out.write_all(b"\n")?;
             }
+            OutputFormat::Table | OutputFormat::Csv | OutputFormat::Tsv => {
+                if self.count == 0 && self.columns.is_empty() {
+                    self.columns = keys_of(item);
+                }
+                if self.count == 0 && self.format == OutputFormat::Csv {
+                    self.out.write_all(&table::csv_record(&self.columns))?;
+                }
+                match self.format {
+                    OutputFormat::Csv => {
+                        let row: Vec<String> = self
+                            .columns
+                            .iter()
+                            .map(|c| table::csv_cell(item.get(c)))
+                            .collect();
+                        self.out.write_all(&table::csv_record(&row))?;
+                    }
+                    OutputFormat::Tsv => {
+                        let row: Vec<String> = self
+                            .columns
+                            .iter()
+                            .map(|c| table::cell(item.get(c)))
+                            .collect();
+                        self.out.write_all(&table::tsv_record(&row))?;
+                    }
+                    _ => self.rows.push(
+                        self.columns
+                            .iter()
+                            .map(|c| table::cell(item.get(c)))
+                            .collect(),
+                    ),
+                }
+            }
         }
         self.count += 1;
         Ok(())
@@ -85,10 +212,27 @@ impl<W: Write> Output<W> {
     }
 
     /// Ends the output and flushes.
-    pub fn end(mut self) -> Result<u64, OutputError> {
-        if self.format == OutputFormat::Json {
-            self.out
-                .write_all(if self.count == 0 { b"]\n" } else { b"\n]\n" })?;
+    pub fn end(self) -> Result<u64, OutputError> {
+        let width = term::table_width();
+        let bold = term::color_stdout();
+        self.end_with(width, bold)
+    }
+
+    /// `end` with the table's width and header style given (tests).
+    pub fn end_with(mut self, width: Option<usize>, bold: bool) -> Result<u64, OutputError> {
+        match self.format {
+            OutputFormat::Json => {
+                self.out
+                    .write_all(if self.count == 0 { b"]\n" } else { b"\n]\n" })?
+            }
+            OutputFormat::Csv if self.count == 0 && !self.columns.is_empty() => {
+                self.out.write_all(&table::csv_record(&self.columns))?
+            }
+            OutputFormat::Table if !self.columns.is_empty() => {
+                let text = table::render(&self.columns, &self.rows, width, bold);
+                self.out.write_all(text.as_bytes())?;
+            }
+            _ => {}
         }
         self.flush()?;
         Ok(self.count)

@@ -5,5 +5,9 @@
 //! - `users`: listing with each credential, paging, select, max-items, output formats
 //! - `refusals`: every error path with its exit code and hint, and local refusals that send nothing
 //! - `redaction`: no secret, assertion or token in any output, at any verbosity
+//! - `params`: the quickstart's parameters.json (`--config`), both variants
+//! - `settings`: profiles, precedence, clouds, `config show`
+//! - `commands`: `user`, `get`, `token`, `consent-url`, advanced `users` queries
+//! - `formats`: table snapshots, CSV/TSV, colour, completions, man page, `--help`
 
 mod cli;

@@ -1,6 +1,7 @@
-//! The Graph listener: `GET /v1.0/users` and `GET /v1.0/users/{id | userPrincipalName}`
+//! The Graph listener: `GET /{v1.0|beta}/users` and `GET /{v1.0|beta}/users/{id | userPrincipalName}`
 //! (PROTOCOL.md §4) behind bearer-token validation, with Graph's error envelope, `request-id` /
-//! `client-request-id` headers, strict query options (`$top`, `$select`, `$filter`, `$count`) and
+//! `client-request-id` headers, strict query options (`$top`, `$select`, `$filter`, `$count`,
+//! and the advanced `$search` / `$orderby` of `advanced`) and
 //! opaque `$skiptoken` paging whose nextLinks are recorded so tests can tell whether a client
 //! followed them verbatim. Pages are serialized straight into a byte buffer.
 
@@ -46,6 +47,10 @@ pub(crate) enum Filter {
     StartsWith(Prop, String),
     /// `prop eq 'x'`; the literal is stored lowercased.
     Eq(Prop, String),
+    /// `endswith(prop,'x')` (advanced queries only); lowercased.
+    EndsWith(Prop, String),
+    /// `prop ne 'x'` (advanced queries only); lowercased. A null property matches.
+    Ne(Prop, String),
 }
 
 impl Filter {
@@ -55,6 +60,10 @@ impl Filter {
                 .str_prop(*p)
                 .is_some_and(|v| v.to_lowercase().starts_with(lit.as_str())),
             Filter::Eq(p, lit) => u.str_prop(*p).is_some_and(|v| v.to_lowercase() == *lit),
+            Filter::EndsWith(p, lit) => u
+                .str_prop(*p)
+                .is_some_and(|v| v.to_lowercase().ends_with(lit.as_str())),
+            Filter::Ne(p, lit) => u.str_prop(*p).is_none_or(|v| v.to_lowercase() != *lit),
         }
     }
 }
@@ -79,15 +88,15 @@ pub(crate) fn gerr(
     }
 }
 
-fn bad(message: impl Into<String>) -> GraphError {
+pub(crate) fn bad(message: impl Into<String>) -> GraphError {
     gerr(StatusCode::BAD_REQUEST, "Request_BadRequest", message)
 }
 
-fn unsupported(message: impl Into<String>) -> GraphError {
+pub(crate) fn unsupported(message: impl Into<String>) -> GraphError {
     gerr(StatusCode::BAD_REQUEST, "Request_UnsupportedQuery", message)
 }
 
-fn no_property(name: &str) -> GraphError {
+pub(crate) fn no_property(name: &str) -> GraphError {
     bad(format!(
         "Could not find a property named '{name}' on type 'microsoft.graph.user'."
     ))
@@ -199,7 +208,7 @@ fn route(
     let path = uri.path();
     let mut segs = path.trim_start_matches('/').split('/');
     let version = segs.next().unwrap_or("");
-    if version != "v1.0" {
+    if version != "v1.0" && version != "beta" {
         return Err(gerr(
             StatusCode::BAD_REQUEST,
             "BadRequest",
@@ -238,9 +247,10 @@ fn route(
     }
     rec.authorized = true;
     let opts = parse_query(uri.query())?;
+    let version = if version == "beta" { "beta" } else { "v1.0" };
     match target {
-        Target::List => list(s, uri, &opts, rec),
-        Target::One(seg) => one(s, seg, &opts, rec),
+        Target::List => list(s, uri, &opts, rec, version),
+        Target::One(seg) => one(s, seg, &opts, rec, version),
     }
 }
 
@@ -310,9 +320,9 @@ fn parse_query(raw: Option<&str>) -> Result<Opts, GraphError> {
             )));
         }
         match key.as_str() {
-            "$top" | "$select" | "$filter" | "$count" | "$skiptoken" => {}
+            "$top" | "$select" | "$filter" | "$count" | "$skiptoken" | "$orderby" | "$search" => {}
             "$skip" => return Err(bad("'$skip' is not supported by the service.")),
-            "$orderby" | "$search" | "$expand" | "$format" | "$apply" | "$compute" | "$levels" => {
+            "$expand" | "$format" | "$apply" | "$compute" | "$levels" => {
                 return Err(unsupported(format!(
                     "The query option '{key}' is not supported by graphd-emulator."
                 )));
@@ -431,8 +441,8 @@ pub(crate) fn parse_filter(raw: &str) -> Result<Filter, GraphError> {
     Ok(Filter::Eq(resolve(ident)?, lit.to_lowercase()))
 }
 
-fn context_url(s: &Shared, select: Option<&[Prop]>, entity: bool) -> String {
-    let mut c = format!("{}/v1.0/$metadata#users", s.graph_url);
+fn context_url(s: &Shared, version: &str, select: Option<&[Prop]>, entity: bool) -> String {
+    let mut c = format!("{}/{version}/$metadata#users", s.graph_url);
     if let Some(props) = select {
         c.push('(');
         c.push_str(&props.iter().map(|p| p.name()).collect::<Vec<_>>().join(","));
@@ -444,7 +454,13 @@ fn context_url(s: &Shared, select: Option<&[Prop]>, entity: bool) -> String {
     c
 }
 
-fn list(s: &Shared, uri: &Uri, opts: &Opts, rec: &mut GraphRecord) -> Result<Vec<u8>, GraphError> {
+fn list(
+    s: &Shared,
+    uri: &Uri,
+    opts: &Opts,
+    rec: &mut GraphRecord,
+    version: &'static str,
+) -> Result<Vec<u8>, GraphError> {
     let first_page;
     let state = if let Some(token) = opt(opts, "$skiptoken") {
         first_page = false;
@@ -479,6 +495,21 @@ fn list(s: &Shared, uri: &Uri, opts: &Opts, rec: &mut GraphRecord) -> Result<Vec
                 )));
             }
         };
+        let eventual = rec
+            .consistency_level
+            .as_deref()
+            .is_some_and(|c| c.trim().eq_ignore_ascii_case("eventual"));
+        // ne / endsWith parse only as advanced queries; without them, the basic parser's error.
+        let filter = match opt(opts, "$filter") {
+            None => None,
+            Some(f) => match parse_filter(f) {
+                Ok(f) => Some(f),
+                Err(e) if e.code == "Request_UnsupportedQuery" && eventual && count => {
+                    Some(crate::advanced::parse_advanced_filter(f).ok_or(e)?)
+                }
+                Err(e) => return Err(e),
+            },
+        };
         PageState {
             offset: 0,
             top: opt(opts, "$top")
@@ -486,9 +517,16 @@ fn list(s: &Shared, uri: &Uri, opts: &Opts, rec: &mut GraphRecord) -> Result<Vec
                 .transpose()?
                 .unwrap_or(DEFAULT_TOP),
             select: opt(opts, "$select").map(parse_select).transpose()?,
-            filter: opt(opts, "$filter").map(parse_filter).transpose()?,
+            filter,
             count,
             link_query,
+            search: opt(opts, "$search")
+                .map(crate::advanced::parse_search)
+                .transpose()?,
+            order: opt(opts, "$orderby")
+                .map(crate::advanced::parse_orderby)
+                .transpose()?,
+            version,
         }
     };
     let eventual = rec
@@ -500,39 +538,83 @@ fn list(s: &Shared, uri: &Uri, opts: &Opts, rec: &mut GraphRecord) -> Result<Vec
             "$count is only supported with the request header 'ConsistencyLevel: eventual' (re-send it on every page).",
         ));
     }
+    // Checked on every page: headers are not carried over by nextLinks.
+    if state.search.is_some() && !eventual {
+        return Err(bad(
+            "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'",
+        ));
+    }
+    let advanced = eventual && state.count;
+    if let Some(order) = state.order
+        && !advanced
+        && (state.filter.is_some() || !order.is_plain())
+    {
+        return Err(unsupported("Sorting not supported for current query."));
+    }
+    if matches!(state.filter, Some(Filter::EndsWith(..) | Filter::Ne(..))) && !advanced {
+        return Err(unsupported(
+            "Operator 'endsWith' / 'ne' is not supported because the required parameters might be missing. \
+             Try adding $count with a value of true and set the ConsistencyLevel header to eventual.",
+        ));
+    }
 
     let dir = &s.directory;
     let matches = |i: usize| {
-        state
-            .filter
-            .as_ref()
-            .is_none_or(|f| f.matches(&dir.user(i)))
+        let u = dir.user(i);
+        state.filter.as_ref().is_none_or(|f| f.matches(&u))
+            && state.search.as_ref().is_none_or(|q| q.matches(&u))
     };
+    // With $orderby, positions index the sorted matches; without, they are directory indices.
+    let ordered: Option<Vec<usize>> = state.order.map(|o| {
+        let mut keyed: Vec<(Option<String>, usize)> = (0..dir.len())
+            .filter(|&i| matches(i))
+            .map(|i| (dir.user(i).str_prop(o.prop).map(str::to_lowercase), i))
+            .collect();
+        // Nulls last either way; ties in directory order.
+        keyed.sort_by(|(a, i), (b, j)| {
+            let by = match (a, b) {
+                (Some(a), Some(b)) if o.desc => b.cmp(a),
+                (Some(a), Some(b)) => a.cmp(b),
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, None) => std::cmp::Ordering::Equal,
+            };
+            by.then(i.cmp(j))
+        });
+        keyed.into_iter().map(|(_, i)| i).collect()
+    });
+    let len = ordered.as_ref().map_or(dir.len(), Vec::len);
+    let at = |pos: usize| ordered.as_ref().map_or(pos, |v| v[pos]);
+    let selected = |pos: usize| ordered.is_some() || matches(pos);
     let props: &[Prop] = state.select.as_deref().unwrap_or(&Prop::DEFAULT);
     let mut value: Vec<u8> = Vec::with_capacity(state.top.min(dir.len()) * 400 + 2);
     value.push(b'[');
     let mut items = 0;
     let mut i = state.offset;
-    while i < dir.len() && items < state.top {
-        let u = dir.user(i);
-        if state.filter.as_ref().is_none_or(|f| f.matches(&u)) {
+    while i < len && items < state.top {
+        if selected(i) {
             if items > 0 {
                 value.push(b',');
             }
-            u.write_json(&mut value, props);
+            dir.user(at(i)).write_json(&mut value, props);
             items += 1;
         }
         i += 1;
     }
     value.push(b']');
-    let next = (i..dir.len()).find(|&j| matches(j));
+    let next = (i..len).find(|&j| selected(j));
     rec.items = items;
 
     let mut body: Vec<u8> = Vec::with_capacity(value.len() + 512);
     body.extend_from_slice(b"{\"@odata.context\":");
-    let _ = serde_json::to_writer(&mut body, &context_url(s, state.select.as_deref(), false));
+    let _ = serde_json::to_writer(
+        &mut body,
+        &context_url(s, state.version, state.select.as_deref(), false),
+    );
     if first_page && state.count {
-        let total = if state.filter.is_none() {
+        let total = if let Some(o) = &ordered {
+            o.len()
+        } else if state.filter.is_none() && state.search.is_none() {
             dir.len()
         } else {
             (0..dir.len()).filter(|&j| matches(j)).count()
@@ -542,7 +624,10 @@ fn list(s: &Shared, uri: &Uri, opts: &Opts, rec: &mut GraphRecord) -> Result<Vec
     if let Some(next) = next {
         let token = crate::util::b64url(&crate::util::random_bytes(24));
         let sep = if state.link_query.is_empty() { "" } else { "&" };
-        let target = format!("/v1.0/users?{}{sep}$skiptoken={token}", state.link_query);
+        let target = format!(
+            "/{}/users?{}{sep}$skiptoken={token}",
+            state.version, state.link_query
+        );
         let link = format!("{}{target}", s.graph_url);
         let next_state = PageState {
             offset: next,
@@ -564,7 +649,13 @@ fn list(s: &Shared, uri: &Uri, opts: &Opts, rec: &mut GraphRecord) -> Result<Vec
     Ok(body)
 }
 
-fn one(s: &Shared, seg: &str, opts: &Opts, rec: &mut GraphRecord) -> Result<Vec<u8>, GraphError> {
+fn one(
+    s: &Shared,
+    seg: &str,
+    opts: &Opts,
+    rec: &mut GraphRecord,
+    version: &str,
+) -> Result<Vec<u8>, GraphError> {
     let key = percent_encoding::percent_decode_str(seg)
         .decode_utf8()
         .map_err(|_| bad("The request URL is not valid UTF-8 after percent-decoding."))?;
@@ -582,7 +673,7 @@ fn one(s: &Shared, seg: &str, opts: &Opts, rec: &mut GraphRecord) -> Result<Vec<
     let props = select.as_deref().unwrap_or(&Prop::DEFAULT);
     let mut body = Vec::with_capacity(1024);
     body.extend_from_slice(b"{\"@odata.context\":");
-    let _ = serde_json::to_writer(&mut body, &context_url(s, select.as_deref(), true));
+    let _ = serde_json::to_writer(&mut body, &context_url(s, version, select.as_deref(), true));
     let mut obj = Vec::with_capacity(512);
     user.write_json(&mut obj, props);
     // Splice the user's members after the context: `{"@odata.context":..,<members>}`.

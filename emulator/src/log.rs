@@ -106,7 +106,10 @@ impl Log {
 }
 
 fn is_users_list(path: &str) -> bool {
-    path == "/v1.0/users" || path == "/v1.0/users/"
+    matches!(
+        path,
+        "/v1.0/users" | "/v1.0/users/" | "/beta/users" | "/beta/users/"
+    )
 }
 
 #[derive(Serialize)]

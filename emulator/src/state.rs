@@ -44,6 +44,11 @@ pub(crate) struct PageState {
     pub count: bool,
     /// The canonical encoding of the original query options (without `$skiptoken`).
     pub link_query: String,
+    pub search: Option<crate::advanced::Search>,
+    /// With an order, `offset` is a position among the sorted matches.
+    pub order: Option<crate::advanced::Order>,
+    /// `v1.0` or `beta`: the nextLink keeps the version asked for.
+    pub version: &'static str,
 }
 
 /// An issued skiptoken: its page state and the exact path+query of the nextLink carrying it.

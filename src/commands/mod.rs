@@ -3,6 +3,13 @@
 
 pub mod cache;
 pub mod cert;
+pub mod completions;
+pub mod consent;
+pub mod get;
 pub mod keys;
 pub mod secret;
+pub mod session;
+pub mod show_config;
+pub mod token;
+pub mod user;
 pub mod users;

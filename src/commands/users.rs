@@ -1,50 +1,101 @@
-//! `graphd users`: every user of the directory, all pages, streamed to stdout.
+//! `graphd users`: every user of the directory, all pages, streamed to stdout; with
+//! `--filter/--search/--count/--orderby`, `ConsistencyLevel: eventual` is sent on every page
+//! when the query is an advanced one (PROTOCOL.md §4).
 
 use std::io;
 
 use tracing::info;
 
-use crate::cli::UsersArgs;
+use super::session::{Session, note};
+use crate::cli::{OutputFormat, UsersArgs};
 use crate::config::Config;
-use crate::credential::Credential;
 use crate::error::Error;
-use crate::graph::{Graph, NextLinkGuard, Page};
-use crate::http::Http;
+use crate::graph::{NextLinkGuard, Page};
 use crate::output::Output;
-use crate::token;
+use crate::request;
+use crate::term::Progress;
+
+/// Columns of `-o table` without `--select`.
+pub const TABLE_COLUMNS: [&str; 4] = ["displayName", "userPrincipalName", "mail", "id"];
 
 pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
-    let credential = Credential::load(&config.credential, &mut io::stdin().lock())?;
-    let http = Http::new(config.ca_bundle.as_deref())?;
-    let token = token::obtain(&http, config, &credential)?;
-    drop(credential);
-    let graph = Graph::new(&http, &token.access_token, config.admin_consent_url());
+    // Checked before any credential is read or request sent.
+    let query = request::users_query(
+        args.filter.as_deref(),
+        args.search.as_deref(),
+        args.count,
+        args.orderby.as_deref(),
+    )?;
+    let session = Session::open(config)?;
+    let graph = session.graph(config);
 
-    let mut url = config.users_url();
+    // The parameters file's `endpoint`, else {graph}/v1.0/users.
+    let mut url = config
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| config.users_url());
     // Ask for no more than needed: `--max-items 100` fetches one page of 100, not 999.
     let top = match args.max_items {
         Some(max) if max < u64::from(args.top) => max.max(1),
         _ => u64::from(args.top),
     };
+    let present: Vec<String> = url
+        .query_pairs()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect();
     {
         let mut q = url.query_pairs_mut();
-        q.append_pair("$top", &top.to_string());
+        let mut add = |k: &str, v: &str| {
+            if !present.iter().any(|p| p == k) {
+                q.append_pair(k, v);
+            }
+        };
+        add("$top", &top.to_string());
         if !args.select.is_empty() {
-            q.append_pair("$select", &args.select.join(","));
+            add("$select", &args.select.join(","));
+        }
+        for (k, v) in &query.options {
+            add(k, v);
         }
     }
+    if url.query() == Some("") {
+        url.set_query(None);
+    }
+    let headers: Vec<(String, String)> = if query.eventual {
+        vec![("ConsistencyLevel".into(), "eventual".into())]
+    } else {
+        Vec::new()
+    };
     let mut guard = NextLinkGuard::new(&config.graph_endpoint, &url);
-    let mut out = Output::new(io::stdout().lock(), args.output);
+    let columns = if !args.select.is_empty() {
+        args.select.clone()
+    } else if config.output == OutputFormat::Table {
+        TABLE_COLUMNS.iter().map(|c| c.to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    let mut out = Output::new(io::stdout().lock(), config.output).columns(columns);
+    let progress = Progress::new("users", config.verbose);
     let mut remaining = args.max_items.unwrap_or(u64::MAX);
     let mut pages = 0u64;
+    let mut listed = 0u64;
+    let mut total = None;
     loop {
-        let page = graph.get_page(&url)?;
+        let counted = graph.get_counted_page(&url, &headers)?;
         if pages == 0 {
             // Only once Graph answered: a refusal leaves stdout empty, not a dangling `[`.
             out.begin()?;
+            total = counted.count;
+            if args.count {
+                let text = format!(
+                    "count: {}",
+                    total.map_or("(Graph sent none)".into(), |n| n.to_string())
+                );
+                progress.suspend(|| note(&text));
+            }
         }
         pages += 1;
-        let (items, next) = match page {
+        let (items, next) = match counted.page {
             Page::More { items, next } => (items, Some(next)),
             Page::Done { items } => (items, None),
         };
@@ -54,13 +105,16 @@ pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
         {
             out.item(item)?;
             remaining -= 1;
+            listed += 1;
         }
         out.flush()?;
+        progress.page(pages, listed, total);
         match next {
             Some(link) if remaining > 0 => url = guard.check(&link)?,
             _ => break,
         }
     }
+    progress.finish();
     let n = out.end()?;
     info!(target: "graphd", "listed {n} users in {pages} pages");
     Ok(())

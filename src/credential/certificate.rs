@@ -424,7 +424,32 @@ impl CertificateCredential {
     /// Loads and checks a certificate credential. `stdin` serves `-` paths and the password.
     pub fn load(spec: &CertSpec, passwords: &mut Passwords<'_>) -> Result<Self, CredentialError> {
         if let Some(thumbprint) = &spec.thumbprint {
-            return Self::load_thumbprint_only(spec, thumbprint.clone(), passwords);
+            // With the certificate at hand (given, or in the key file as the quickstart's
+            // private_key_file sometimes is), load it and check it is the one named.
+            let key_holds_cert = spec.cert.is_none()
+                && spec.key.as_deref().is_some_and(|k| {
+                    k != Path::new("-")
+                        && std::fs::read(k)
+                            .is_ok_and(|b| contains(&b, b"-----BEGIN CERTIFICATE-----"))
+                });
+            if spec.cert.is_none() && !key_holds_cert {
+                return Self::load_thumbprint_only(spec, thumbprint.clone(), passwords);
+            }
+            let with_cert = CertSpec {
+                cert: spec.cert.clone().or_else(|| spec.key.clone()),
+                key: spec.key.clone(),
+                thumbprint: None,
+                ..spec.clone()
+            };
+            let loaded = Self::load(&with_cert, passwords)?;
+            if loaded.sha1 != *thumbprint {
+                return Err(CredentialError::ThumbprintMismatch {
+                    path: with_cert.cert.unwrap_or_default(),
+                    expected: hex_upper(thumbprint),
+                    actual: loaded.thumbprint_hex(),
+                });
+            }
+            return Ok(loaded);
         }
         let cert_path = spec
             .cert

@@ -103,6 +103,9 @@ impl Credential {
                 CertificateCredential::load(spec, &mut passwords)
                     .map(|c| Credential::Certificate(Box::new(c)))
             }
+            CredentialSource::SecretConfigFile(secret, _) => Ok(Credential::Secret(
+                ClientSecret::new(secret.expose().to_string()),
+            )),
         }
     }
 
@@ -283,6 +286,12 @@ pub enum CredentialError {
     BadFederatedToken { path: PathBuf, reason: String },
     #[error("the federated token in {} expired at {at}", path.display())]
     ExpiredFederatedToken { path: PathBuf, at: String },
+    #[error("the certificate in {} has thumbprint {actual}, not the {expected} the parameters file says", path.display())]
+    ThumbprintMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error("cannot process the certificate or key")]
     Crypto(#[source] openssl::error::ErrorStack),
     #[error("cannot sign the client assertion")]
@@ -349,6 +358,10 @@ impl CredentialError {
             }
             Self::ExpiredFederatedToken { .. } => {
                 "CI tokens live minutes: request a fresh one in the same job step, just before running graphd".into()
+            }
+            Self::ThumbprintMismatch { .. } => {
+                "fix \"thumbprint\" or \"public_certificate_file\" in the parameters file so they name the same certificate"
+                    .into()
             }
             Self::Crypto(_) | Self::Sign(_) => return None,
         })

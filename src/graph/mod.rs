@@ -4,6 +4,8 @@
 //! is followed only to the configured Graph origin and never twice (`NextLinkGuard`), so the
 //! bearer token never leaves for another host and a looping server cannot loop graphd.
 
+pub mod query;
+
 use std::collections::HashSet;
 
 use serde::Deserialize;

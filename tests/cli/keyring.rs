@@ -370,7 +370,7 @@ fn secret_set_prompts_twice_without_echo() {
     let out = on_terminal(g, &["secret", "set"], &prompts, &["one", "two"]);
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
-        shown.contains("error: the two secrets typed do not match"),
+        shown.contains("the two secrets typed do not match"),
         "{shown}"
     );
     ok_users(&ss, &s);

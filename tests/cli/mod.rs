@@ -1,8 +1,12 @@
 mod cache;
 mod certs;
 mod ci;
+mod commands;
+mod formats;
 mod keyring;
+mod params;
 mod redaction;
 mod refusals;
+mod settings;
 mod users;
 pub mod util;

@@ -29,7 +29,9 @@ fn vvv_logs_requests_but_no_secret_or_token() {
     let secret = s.emu.info().client_secret.clone();
     let out = s
         .graphd_secret()
-        .args(["users", "-vvv", "--top", "100"])
+        // No cache: another test on the shared emulator may have cached a token, and this
+        // test needs to see the token request in the log.
+        .args(["users", "-vvv", "--top", "100", "--no-token-cache"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));

@@ -1,0 +1,101 @@
+//! GETs with extra request headers (`ConsistencyLevel: eventual` re-sent on every page,
+//! `get --header`), pages that carry `@odata.count`, and single objects.
+//!
+//! Same rules as the parent module: a token is received, never fetched; errors go through
+//! the parent's Graph error envelope mapping. `get_page` stays as it is for plain listings.
+
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use super::{Graph, GraphError, Page, ids};
+use crate::http::Reply;
+
+/// A page and the `@odata.count` Graph put on it (the first page of a `$count=true` query).
+#[derive(Debug)]
+pub struct CountedPage {
+    pub page: Page,
+    pub count: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct WireCountedPage {
+    value: Vec<Value>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+    #[serde(rename = "@odata.count", default)]
+    count: Option<u64>,
+}
+
+/// A successful response body and whether it said it is JSON.
+pub struct Body {
+    pub reply: Reply,
+    pub json: bool,
+}
+
+impl Graph<'_> {
+    /// GETs `url` with `headers` added; a non-2xx answer is a `GraphError`.
+    pub fn get_with(&self, url: &Url, headers: &[(String, String)]) -> Result<Body, GraphError> {
+        let mut request = self
+            .http
+            .client()
+            .get(url.clone())
+            .bearer_auth(self.token.expose())
+            .header("accept", "application/json");
+        for (k, v) in headers {
+            request = request.header(k.as_str(), v.as_str());
+        }
+        let reply = self.http.send("graph", request).map_err(GraphError::Send)?;
+        if !(200..300).contains(&reply.status) {
+            return Err(self.error(&reply));
+        }
+        let json = reply
+            .header("content-type")
+            .is_none_or(|c| c.to_ascii_lowercase().contains("json"));
+        Ok(Body { reply, json })
+    }
+
+    /// GETs one JSON object.
+    pub fn get_object(&self, url: &Url, headers: &[(String, String)]) -> Result<Value, GraphError> {
+        let body = self.get_with(url, headers)?;
+        serde_json::from_slice(&body.reply.body).map_err(|e| bad_page(&body.reply, &e, "not JSON"))
+    }
+
+    /// GETs one page of a collection with `headers` (re-sent by the caller on every page).
+    pub fn get_counted_page(
+        &self,
+        url: &Url,
+        headers: &[(String, String)],
+    ) -> Result<CountedPage, GraphError> {
+        let body = self.get_with(url, headers)?;
+        let page: WireCountedPage = serde_json::from_slice(&body.reply.body).map_err(|e| {
+            bad_page(
+                &body.reply,
+                &e,
+                "not a collection page (no \"value\" array)",
+            )
+        })?;
+        Ok(CountedPage {
+            count: page.count,
+            page: match page.next_link {
+                Some(next) => Page::More {
+                    items: page.value,
+                    next,
+                },
+                None => Page::Done { items: page.value },
+            },
+        })
+    }
+}
+
+fn bad_page(reply: &Reply, e: &serde_json::Error, what: &str) -> GraphError {
+    GraphError::BadPage {
+        reason: format!(
+            "{what}: {:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+        ids: ids(reply, None),
+    }
+}

@@ -1,0 +1,84 @@
+//! The national clouds of PROTOCOL.md §5: each cloud's authority host and Graph host.
+//!
+//! Pure data: no I/O, no validation beyond the table. The scope follows from the Graph host
+//! (`{graph}/.default`), so tokens are never requested for another cloud's Graph.
+
+use crate::cli::Cloud;
+
+impl Cloud {
+    /// The Entra authority host of this cloud.
+    pub fn authority_host(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://login.microsoftonline.com",
+            Cloud::Usgov | Cloud::UsgovDod => "https://login.microsoftonline.us",
+            Cloud::China => "https://login.chinacloudapi.cn",
+        }
+    }
+
+    /// The Microsoft Graph host of this cloud.
+    pub fn graph_endpoint(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://graph.microsoft.com",
+            Cloud::Usgov => "https://graph.microsoft.us",
+            Cloud::UsgovDod => "https://dod-graph.microsoft.us",
+            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
+        }
+    }
+
+    /// The name used in flags, profiles and `config show`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Public => "public",
+            Cloud::Usgov => "usgov",
+            Cloud::UsgovDod => "usgov-dod",
+            Cloud::China => "china",
+        }
+    }
+
+    /// Parses a profile's `cloud = "..."` value.
+    pub fn from_name(name: &str) -> Option<Cloud> {
+        [Cloud::Public, Cloud::Usgov, Cloud::UsgovDod, Cloud::China]
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_table() {
+        let rows: Vec<_> = [Cloud::Public, Cloud::Usgov, Cloud::UsgovDod, Cloud::China]
+            .into_iter()
+            .map(|c| (c.name(), c.authority_host(), c.graph_endpoint()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "public",
+                    "https://login.microsoftonline.com",
+                    "https://graph.microsoft.com"
+                ),
+                (
+                    "usgov",
+                    "https://login.microsoftonline.us",
+                    "https://graph.microsoft.us"
+                ),
+                (
+                    "usgov-dod",
+                    "https://login.microsoftonline.us",
+                    "https://dod-graph.microsoft.us"
+                ),
+                (
+                    "china",
+                    "https://login.chinacloudapi.cn",
+                    "https://microsoftgraph.chinacloudapi.cn"
+                ),
+            ]
+        );
+        assert_eq!(Cloud::from_name("USGOV-DOD"), Some(Cloud::UsgovDod));
+        assert_eq!(Cloud::from_name("germany"), None);
+    }
+}

@@ -1,0 +1,368 @@
+//! Named profiles in `$XDG_CONFIG_HOME/graphd/config.toml` (default `~/.config/graphd/config.toml`).
+//!
+//! A profile holds where things are, never a secret: tenant, client id, cloud or hosts, CA
+//! bundle, and a credential *reference* (a certificate path, the keyring, a federated token
+//! file). Keys that would hold a secret value are refused by name. The file is parsed to a
+//! generic TOML table and read key by key, so no error ever quotes a value.
+//!
+//! ```toml
+//! default_profile = "prod"
+//!
+//! [profiles.prod]
+//! tenant = "contoso.onmicrosoft.com"
+//! client_id = "00000000-0000-0000-0000-000000000000"
+//! cloud = "public"                    # or authority_host / graph_endpoint
+//! certificate = "/etc/graphd/cert.pem" # + key = "/etc/graphd/key.pem"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use super::SettingsError;
+use crate::cli::{AssertionAlg, Cloud, KeyringBackend};
+use crate::config::Env;
+
+/// One profile, checked.
+#[derive(Debug, Default, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub path: PathBuf,
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+    pub cloud: Option<Cloud>,
+    pub authority_host: Option<String>,
+    pub graph_endpoint: Option<String>,
+    pub ca_bundle: Option<PathBuf>,
+    pub certificate: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub assertion_alg: Option<AssertionAlg>,
+    pub keyring: Option<KeyringBackend>,
+    pub federated_token_file: Option<PathBuf>,
+}
+
+const KEYS: [&str; 12] = [
+    "tenant",
+    "client_id",
+    "cloud",
+    "authority_host",
+    "graph_endpoint",
+    "ca_bundle",
+    "certificate",
+    "key",
+    "assertion_alg",
+    "keyring",
+    "federated_token_file",
+    "description",
+];
+
+/// Key names that would hold a secret value: refused, with the way to do it instead.
+const SECRET_KEYS: [&str; 9] = [
+    "secret",
+    "client_secret",
+    "password",
+    "certificate_password",
+    "pfx_password",
+    "private_key",
+    "access_token",
+    "token",
+    "assertion",
+];
+
+/// `$XDG_CONFIG_HOME/graphd/config.toml`, else `$HOME/.config/graphd/config.toml`.
+pub fn default_path(env: &dyn Env) -> Option<PathBuf> {
+    let base = env
+        .var("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            env.var("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| Path::new(&h).join(".config"))
+        })?;
+    Some(base.join("graphd").join("config.toml"))
+}
+
+/// The profile to use: `wanted` (from --profile / GRAPHD_PROFILE) must exist; without it,
+/// the file's `default_profile`, else a profile named `default`, else none.
+pub fn select(path: &Path, wanted: Option<&str>) -> Result<Option<Profile>, SettingsError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match wanted {
+                Some(name) => Err(SettingsError::NoConfigFile {
+                    path: path.to_path_buf(),
+                    profile: name.to_string(),
+                }),
+                None => Ok(None),
+            };
+        }
+        Err(source) => {
+            return Err(SettingsError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    parse(&text, path, wanted)
+}
+
+/// Parses a config file's text and picks the profile.
+pub fn parse(
+    text: &str,
+    path: &Path,
+    wanted: Option<&str>,
+) -> Result<Option<Profile>, SettingsError> {
+    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+        SettingsError::BadToml {
+            path: path.to_path_buf(),
+            line,
+            column,
+        }
+    })?;
+    let wrong = |key: String, why: &'static str| SettingsError::BadProfileKey {
+        path: path.to_path_buf(),
+        key,
+        why,
+    };
+    for k in doc.keys() {
+        if k != "default_profile" && k != "profiles" {
+            return Err(wrong(
+                k.clone(),
+                "is not a known top-level key (default_profile, [profiles.NAME])",
+            ));
+        }
+    }
+    let default_profile = match doc.get("default_profile") {
+        None => None,
+        Some(v) => Some(
+            v.as_str()
+                .ok_or_else(|| wrong("default_profile".into(), "must be a string"))?
+                .to_string(),
+        ),
+    };
+    let empty = toml::Table::new();
+    let profiles = match doc.get("profiles") {
+        None => &empty,
+        Some(v) => v
+            .as_table()
+            .ok_or_else(|| wrong("profiles".into(), "must be a table of [profiles.NAME]"))?,
+    };
+    let (name, explicit) = match (wanted, &default_profile) {
+        (Some(w), _) => (w.to_string(), true),
+        (None, Some(d)) => (d.clone(), true),
+        (None, None) if profiles.contains_key("default") => ("default".to_string(), false),
+        (None, None) => return Ok(None),
+    };
+    let Some(table) = profiles.get(&name) else {
+        if explicit {
+            return Err(SettingsError::NoSuchProfile {
+                path: path.to_path_buf(),
+                profile: name,
+                known: profiles.keys().cloned().collect(),
+            });
+        }
+        return Ok(None);
+    };
+    let table = table
+        .as_table()
+        .ok_or_else(|| wrong(format!("profiles.{name}"), "must be a table"))?;
+    let mut p = Profile {
+        name: name.clone(),
+        path: path.to_path_buf(),
+        ..Profile::default()
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for (key, value) in table {
+        let full = format!("profiles.{name}.{key}");
+        if SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+            return Err(SettingsError::SecretInProfile {
+                path: path.to_path_buf(),
+                key: full,
+            });
+        }
+        if !KEYS.contains(&key.as_str()) {
+            return Err(wrong(full, "is not a profile key"));
+        }
+        let s = value
+            .as_str()
+            .ok_or_else(|| wrong(full.clone(), "must be a string"))?
+            .to_string();
+        let file = || {
+            let p = PathBuf::from(&s);
+            if p.is_relative() { dir.join(p) } else { p }
+        };
+        match key.as_str() {
+            "tenant" => p.tenant = Some(s),
+            "client_id" => p.client_id = Some(s),
+            "cloud" => {
+                p.cloud = Some(Cloud::from_name(&s).ok_or_else(|| {
+                    wrong(full.clone(), "must be public, usgov, usgov-dod or china")
+                })?)
+            }
+            "authority_host" => p.authority_host = Some(s),
+            "graph_endpoint" => p.graph_endpoint = Some(s),
+            "ca_bundle" => p.ca_bundle = Some(file()),
+            "certificate" => p.certificate = Some(file()),
+            "key" => p.key = Some(file()),
+            "assertion_alg" => {
+                p.assertion_alg = Some(match s.to_ascii_lowercase().as_str() {
+                    "ps256" => AssertionAlg::Ps256,
+                    "rs256" => AssertionAlg::Rs256,
+                    _ => return Err(wrong(full, "must be ps256 or rs256")),
+                })
+            }
+            "keyring" => {
+                p.keyring = Some(
+                    [
+                        KeyringBackend::SecretService,
+                        KeyringBackend::Keyutils,
+                        KeyringBackend::Keychain,
+                        KeyringBackend::Windows,
+                    ]
+                    .into_iter()
+                    .find(|b| b.name() == s)
+                    .ok_or_else(|| {
+                        wrong(
+                            full,
+                            "must be secret-service, keyutils, keychain or windows",
+                        )
+                    })?,
+                )
+            }
+            "federated_token_file" => p.federated_token_file = Some(file()),
+            _ => {} // description
+        }
+    }
+    if p.key.is_some() && p.certificate.is_none() {
+        return Err(wrong(
+            format!("profiles.{name}.key"),
+            "needs `certificate` too",
+        ));
+    }
+    if p.certificate.is_some() && p.federated_token_file.is_some() {
+        return Err(wrong(
+            format!("profiles.{name}"),
+            "names two credentials (certificate and federated_token_file); keep one",
+        ));
+    }
+    Ok(Some(p))
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"
+default_profile = "prod"
+
+[profiles.prod]
+tenant = "contoso.onmicrosoft.com"
+client_id = "c-prod"
+cloud = "usgov"
+certificate = "certs/cert.pem"
+key = "/abs/key.pem"
+
+[profiles.dev]
+tenant = "dev.onmicrosoft.com"
+client_id = "c-dev"
+keyring = "keyutils"
+"#;
+
+    fn path() -> &'static Path {
+        Path::new("/home/u/.config/graphd/config.toml")
+    }
+
+    #[test]
+    fn picks_the_wanted_or_default_profile() {
+        let p = parse(FILE, path(), None).unwrap().unwrap();
+        assert_eq!(p.name, "prod");
+        assert_eq!(p.cloud, Some(Cloud::Usgov));
+        assert_eq!(
+            p.certificate.as_deref(),
+            Some(Path::new("/home/u/.config/graphd/certs/cert.pem"))
+        );
+        let p = parse(FILE, path(), Some("dev")).unwrap().unwrap();
+        assert_eq!(p.keyring, Some(KeyringBackend::Keyutils));
+        match parse(FILE, path(), Some("nope")) {
+            Err(SettingsError::NoSuchProfile { known, .. }) => assert_eq!(known, ["dev", "prod"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse("[profiles.x]\ntenant = \"t\"\n", path(), None)
+                .unwrap()
+                .is_none()
+        );
+        let p = parse("[profiles.default]\ntenant = \"t\"\n", path(), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.tenant.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn secrets_are_refused_by_name_without_quoting_them() {
+        let e = parse(
+            "[profiles.default]\nclient_secret = \"canary-profile-secret\"\n",
+            path(),
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, SettingsError::SecretInProfile { key, .. } if key == "profiles.default.client_secret")
+        );
+        let shown = format!("{e} {e:?} {}", e.hint());
+        assert!(!shown.contains("canary"), "{shown}");
+    }
+
+    #[test]
+    fn syntax_errors_give_a_line_and_no_content() {
+        let e = parse(
+            "[profiles.a]\ntenant = \"t\"\nsecret_thing = canary-unquoted\n",
+            path(),
+            None,
+        )
+        .unwrap_err();
+        match &e {
+            SettingsError::BadToml { line, .. } => assert_eq!(*line, 3),
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{e} {e:?}").contains("canary"));
+        assert!(matches!(
+            parse("[profiles.a]\ntenant = 5\n", path(), Some("a")),
+            Err(SettingsError::BadProfileKey { .. })
+        ));
+        assert!(matches!(
+            parse("[profiles.a]\ncloud = \"mars\"\n", path(), Some("a")),
+            Err(SettingsError::BadProfileKey { .. })
+        ));
+    }
+
+    #[test]
+    fn path_follows_xdg() {
+        struct E(&'static [(&'static str, &'static str)]);
+        impl Env for E {
+            fn var(&self, n: &str) -> Option<String> {
+                self.0
+                    .iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| v.to_string())
+            }
+        }
+        assert_eq!(
+            default_path(&E(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")])).unwrap(),
+            Path::new("/x/graphd/config.toml")
+        );
+        assert_eq!(
+            default_path(&E(&[("XDG_CONFIG_HOME", "rel"), ("HOME", "/h")])).unwrap(),
+            Path::new("/h/.config/graphd/config.toml")
+        );
+        assert_eq!(default_path(&E(&[])), None);
+    }
+}
