@@ -152,6 +152,33 @@ fn a_profile_alone_runs_users_with_a_certificate_reference() {
 }
 
 #[test]
+fn a_profile_can_name_a_federated_token_file() {
+    let s = start(2);
+    let info = s.emu.info();
+    let token = s.path("ci.jwt");
+    write_private(
+        &token,
+        s.emu.mint_federated_token(&Default::default()).as_bytes(),
+    );
+    let xdg = profile_dir(&format!(
+        "[profiles.ci]\ntenant = \"{}\"\nclient_id = \"{}\"\nauthority_host = \"{}\"\ngraph_endpoint = \"{}\"\nfederated_token_file = \"{}\"\n",
+        info.tenant_domain,
+        info.client_id,
+        info.authority_host_url,
+        info.graph_url,
+        token.display()
+    ));
+    let out = bare(&s)
+        .env("XDG_CONFIG_HOME", xdg.path())
+        .args(["users", "--profile", "ci", "-o", "jsonl"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(json_lines(&out.stdout).len(), 2);
+    assert_eq!(s.emu.log().token_requests[0].auth, "federated");
+}
+
+#[test]
 fn profiles_refuse_secrets_and_unknown_profiles() {
     let s = shared();
     let xdg = profile_dir(
