@@ -259,5 +259,7 @@ jq -n \
     loadavg_at_end:$load, date:$date, seconds:$seconds, users:$users, small_users:$small_users}' \
   >"$work/machine.json"
 
-python3 "$root/scripts/bench/report.py" "$work/results.jsonl" "$work/machine.json" >"$out"
+mkdir -p "$(dirname "$out")"
+python3 "$root/scripts/bench/report.py" "$work/results.jsonl" "$work/machine.json" >"$work/report.md"
+mv "$work/report.md" "$out"
 log "wrote $out in $(($(date +%s) - started)) s"
