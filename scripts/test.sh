@@ -41,4 +41,12 @@ log "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test (unit, emulator, CLI against the emulator)"
 cargo test --workspace --locked
+if [ "${CI:-}" = true ]; then
+  # That scripts/bench.sh still runs end to end (MSAL peer, curl loop, report): the debug build
+  # the tests made, small directories, few runs, ~1 minute. Its figures mean nothing and are not
+  # kept; docs/benchmarks.md comes from a release run (scripts/bench.sh).
+  log "benchmark script smoke run (debug build, not a measurement)"
+  BENCH_PROFILE=debug BENCH_RUNS=2 BENCH_LIST_RUNS=2 BENCH_PEER_LIST_RUNS=2 BENCH_USERS=3000 \
+    BENCH_SMALL_USERS=1000 BENCH_OUT=target/bench-smoke.md bash scripts/bench.sh
+fi
 log "all checks passed"

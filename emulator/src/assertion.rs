@@ -374,11 +374,19 @@ fn check_claims(claims: &Map<String, Value>, expect: &Expect<'_>) -> Result<(), 
         )));
     }
     string_claim(claims, "jti")?;
-    let nbf = number_claim(claims, "nbf")?;
+    // `nbf` may be absent: MSAL Python's assertions carry `iat` and `exp` but no `nbf` (its
+    // `create_normal_assertion` adds `nbf` only when asked), and Entra accepts them. The window
+    // then starts at `iat`; an assertion with neither has no start and is refused.
+    let iat = match claims.contains_key("iat") {
+        true => Some(number_claim(claims, "iat")?),
+        false => None,
+    };
+    let nbf = match (claims.contains_key("nbf"), iat) {
+        (true, _) => number_claim(claims, "nbf")?,
+        (false, Some(iat)) => iat,
+        (false, None) => number_claim(claims, "nbf")?,
+    };
     let exp = number_claim(claims, "exp")?;
-    if claims.contains_key("iat") {
-        number_claim(claims, "iat")?;
-    }
     let now = expect.now;
     if now + SKEW_SECS < nbf
         || exp <= now - SKEW_SECS
@@ -580,6 +588,27 @@ pub(crate) mod tests {
         assert_eq!(window(now() - 600, now() - 299), None);
         assert_eq!(window(now() - 600, now() - 300), Some(700024));
         assert_eq!(window(now(), now() + 601), Some(700024));
+        // MSAL Python sends no `nbf`: the window starts at `iat` (float seconds, as PyJWT
+        // writes them); without `nbf` and `iat` there is no start.
+        let without_nbf = |iat: Option<Value>, exp: Value| {
+            let mut c = claims();
+            let o = c.as_object_mut().unwrap();
+            o.remove("nbf");
+            o.remove("iat");
+            if let Some(iat) = iat {
+                o.insert("iat".into(), iat);
+            }
+            o.insert("exp".into(), exp);
+            code(run(&k, &reg, &make("RS256", &k.key, &rs, &c)))
+        };
+        let f = now() as f64 + 0.25;
+        assert_eq!(without_nbf(Some(json!(f)), json!(f + 600.0)), None);
+        assert_eq!(without_nbf(Some(json!(f)), json!(f + 601.0)), Some(700024));
+        assert_eq!(
+            without_nbf(Some(json!(now() + 301)), json!(now() + 600)),
+            Some(700024)
+        );
+        assert_eq!(without_nbf(None, json!(now() + 600)), Some(50027));
         // Not a JWT at all.
         assert_eq!(code(run(&k, &reg, "not-a-jwt")), Some(50027));
         let padded_seg = format!("{}=", make("PS256", &k.key, &ps, &claims()));
