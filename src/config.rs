@@ -7,11 +7,13 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use url::Url;
 
 use crate::cli::{AssertionAlg, GlobalArgs};
 use crate::credential::keyring::KeyringSlot;
+use crate::retry::RetryPolicy;
 use crate::secret::ClientSecret;
 
 /// Where environment variables come from: the process, or a map in tests.
@@ -54,6 +56,10 @@ pub struct Config {
     /// Whether tokens are cached across runs.
     pub token_cache: bool,
     pub verbose: u8,
+    /// Retries, per-request timeout and the overall deadline (counted from `from_args`).
+    pub retry: RetryPolicy,
+    /// The largest response body accepted, in bytes.
+    pub max_response_bytes: u64,
 }
 
 // Hand-written so that `debug!("{config:?}")` is always safe (STYLE habit 7).
@@ -68,6 +74,11 @@ impl fmt::Debug for Config {
             .field("credential", &self.credential.describe())
             .field("keyring", &self.keyring.backend.name())
             .field("token_cache", &self.token_cache)
+            .field("max_retries", &self.retry.max_retries)
+            .field("timeout", &self.retry.timeout)
+            .field("deadline", &self.retry.deadline_len)
+            .field("max_retry_wait", &self.retry.max_wait)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
@@ -247,6 +258,14 @@ impl Config {
             keyring,
             token_cache,
             verbose: args.verbose,
+            retry: RetryPolicy::new(
+                args.max_retries,
+                Duration::from_secs(args.timeout),
+                Duration::from_secs(args.max_retry_wait),
+                Duration::from_secs(args.deadline),
+                Instant::now(),
+            ),
+            max_response_bytes: args.max_response_mib * 1024 * 1024,
         })
     }
 }

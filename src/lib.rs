@@ -15,8 +15,10 @@ pub mod config;
 pub mod credential;
 pub mod error;
 pub mod graph;
+pub mod hardening;
 pub mod http;
 pub mod output;
+pub mod retry;
 pub mod secret;
 pub mod token;
 
@@ -30,6 +32,7 @@ use crate::output::OutputError;
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
     init_logging(cli.global.verbose);
+    hardening::disable_core_dumps();
     credential::assertion::install_crypto_provider();
     if let Command::Cache(CacheCommand::Clear) = cli.command {
         return commands::cache::clear();

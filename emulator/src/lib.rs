@@ -5,7 +5,9 @@
 //!
 //! It never depends on graphd and does all crypto with OpenSSL (not jsonwebtoken), so the two
 //! cannot share a JWT bug. Two listeners on 127.0.0.1 (ephemeral ports) serve TLS with a test CA
-//! generated at start; there is no plain-HTTP listener.
+//! generated at start; there is no plain-HTTP listener. A third, "foreign" listener stands for
+//! another origin, and switchable faults ([`Emulator::set_fault`]) make the endpoints misbehave
+//! the way real networks, proxies and services do.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -13,6 +15,8 @@
 mod assertion;
 mod authority;
 mod directory;
+mod fault;
+mod foreign;
 mod graph;
 mod jwt;
 mod log;
@@ -20,7 +24,8 @@ mod state;
 mod tls;
 mod util;
 
-pub use log::{GraphRecord, Log, OtherRecord, TokenRecord};
+pub use fault::{Fault, FaultKind};
+pub use log::{ForeignRecord, GraphRecord, Log, OtherRecord, TokenRecord};
 pub use tls::{ClientCertSpec, ClientKey, GeneratedCert, generate_client_cert};
 
 use assertion::RegisteredCert;
@@ -128,6 +133,10 @@ pub struct Info {
     pub noperm_client_id: String,
     pub noperm_client_secret: String,
     pub pid: u32,
+    /// A third listener on another port (so another origin) with the same trusted certificate:
+    /// hostile next links and redirects point here, and it records whether anything reached it.
+    #[serde(default)]
+    pub foreign_url: String,
 }
 
 impl Info {
@@ -245,6 +254,7 @@ impl Emulator {
         };
         let authority_listener = bind("bind the authority listener on")?;
         let graph_listener = bind("bind the Graph listener on")?;
+        let foreign_listener = bind("bind the foreign listener on")?;
         let port = |l: &std::net::TcpListener| {
             l.local_addr().map(|a| a.port()).map_err(io_err(
                 "read the local address of",
@@ -253,6 +263,7 @@ impl Emulator {
         };
         let authority_url = format!("https://127.0.0.1:{}", port(&authority_listener)?);
         let graph_url = format!("https://127.0.0.1:{}", port(&graph_listener)?);
+        let foreign_url = format!("https://127.0.0.1:{}", port(&foreign_listener)?);
 
         let client_secret = util::client_secret();
         let expired_client_secret = util::client_secret();
@@ -310,6 +321,7 @@ impl Emulator {
             noperm_client_id: noperm_app.client_id.clone(),
             noperm_client_secret,
             pid: std::process::id(),
+            foreign_url: foreign_url.clone(),
         };
         let shared = Arc::new(Shared {
             tenant_id: info.tenant_id.clone(),
@@ -325,6 +337,9 @@ impl Emulator {
             log: log::LogSink::new(log_file),
             token_lifetime_secs: opts.token_lifetime_secs,
             refresh_in_secs: opts.refresh_in_secs,
+            foreign_url,
+            faults: Default::default(),
+            secrets_seen: Mutex::new(Vec::new()),
         });
 
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
@@ -338,6 +353,7 @@ impl Emulator {
                     server_tls,
                     authority_listener,
                     graph_listener,
+                    foreign_listener,
                     ready_tx,
                     stop_rx,
                 )
@@ -388,6 +404,31 @@ impl Emulator {
         self.shared.directory.all_values()
     }
 
+    /// Arms `fault`, replacing every armed fault (`set_fault(Fault::once(FaultKind::Unavailable))`).
+    pub fn set_fault(&self, fault: Fault) {
+        self.shared.faults.set(vec![fault]);
+    }
+
+    /// Arms `fault` beside the ones already armed; the first that fires on a request wins.
+    pub fn add_fault(&self, fault: Fault) {
+        self.shared.faults.add(fault);
+    }
+
+    /// Disarms every fault (revoked tokens stay revoked).
+    pub fn clear_faults(&self) {
+        self.shared.faults.set(Vec::new());
+    }
+
+    /// Every access token issued and every client assertion received so far: the values a
+    /// redaction test looks for in a client's output and files.
+    pub fn secrets_seen(&self) -> Vec<String> {
+        self.shared
+            .secrets_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Stops both listeners and waits for the server thread (the same as dropping).
     pub fn shutdown(self) {}
 }
@@ -415,6 +456,7 @@ fn serve(
     server_tls: tls::ServerTls,
     authority_listener: std::net::TcpListener,
     graph_listener: std::net::TcpListener,
+    foreign_listener: std::net::TcpListener,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -443,6 +485,7 @@ fn serve(
             for (listener, router) in [
                 (authority_listener, authority::router(shared.clone())),
                 (graph_listener, graph::router(shared.clone())),
+                (foreign_listener, foreign::router(shared.clone())),
             ] {
                 let handle = axum_server::Handle::new();
                 let server = axum_server::from_tcp_rustls(listener, config.clone())

@@ -8,17 +8,18 @@ use crate::cli::UsersArgs;
 use crate::config::Config;
 use crate::credential::Credential;
 use crate::error::Error;
-use crate::graph::{Graph, NextLinkGuard, Page};
+use crate::graph::Graph;
 use crate::http::Http;
 use crate::output::Output;
-use crate::token;
+use crate::token::provider::{TokenSource, Tokens};
 
 pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
     let credential = Credential::load(&config.credential, &mut io::stdin().lock())?;
-    let http = Http::new(config.ca_bundle.as_deref())?;
-    let token = token::obtain(&http, config, &credential)?;
-    drop(credential);
-    let graph = Graph::new(&http, &token.access_token, config.admin_consent_url());
+    let http = Http::new(config.ca_bundle.as_deref())?.with_max_body(config.max_response_bytes);
+    let tokens = Tokens::new(&http, config, credential);
+    // The token first: a credential Entra refuses fails before any Graph request.
+    tokens.bearer()?;
+    let graph = Graph::new(&http, &tokens, config);
 
     let mut url = config.users_url();
     // Ask for no more than needed: `--max-items 100` fetches one page of 100, not 999.
@@ -33,21 +34,18 @@ pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
             q.append_pair("$select", &args.select.join(","));
         }
     }
-    let mut guard = NextLinkGuard::new(&config.graph_endpoint, &url);
+    let mut pages = graph.pages(url);
     let mut out = Output::new(io::stdout().lock(), args.output);
     let mut remaining = args.max_items.unwrap_or(u64::MAX);
-    let mut pages = 0u64;
-    loop {
-        let page = graph.get_page(&url)?;
-        if pages == 0 {
+    let mut begun = false;
+    // Each page is written only once it has arrived whole and parsed, so a page that failed
+    // and was retried is never written twice, and no page is skipped.
+    while let Some(items) = pages.next_page()? {
+        if !begun {
             // Only once Graph answered: a refusal leaves stdout empty, not a dangling `[`.
             out.begin()?;
+            begun = true;
         }
-        pages += 1;
-        let (items, next) = match page {
-            Page::More { items, next } => (items, Some(next)),
-            Page::Done { items } => (items, None),
-        };
         for item in items
             .iter()
             .take(usize::try_from(remaining).unwrap_or(usize::MAX))
@@ -56,12 +54,11 @@ pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
             remaining -= 1;
         }
         out.flush()?;
-        match next {
-            Some(link) if remaining > 0 => url = guard.check(&link)?,
-            _ => break,
+        if remaining == 0 {
+            break;
         }
     }
     let n = out.end()?;
-    info!(target: "graphd", "listed {n} users in {pages} pages");
+    info!(target: "graphd", "listed {n} users in {} pages", pages.pages());
     Ok(())
 }
