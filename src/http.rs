@@ -79,6 +79,9 @@ impl SendError {
             SendError::Body { source, .. } if source.kind() == std::io::ErrorKind::InvalidData => {
                 None
             }
+            SendError::Body { source, .. } if is_timeout(source) => {
+                Some("timed out reading the body".into())
+            }
             SendError::Body { source, .. } => Some(format!(
                 "the response body was cut short ({})",
                 root_cause(source)
@@ -100,6 +103,28 @@ fn is_tls_refusal(e: &(dyn std::error::Error + 'static)) -> bool {
         }
         let text = err.to_string();
         if text.contains("certificate") || text.contains("UnknownIssuer") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Whether a timeout is anywhere in the chain (reqwest wraps its own in an `io::Error`).
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let reqwest_timeout = |e: &(dyn std::error::Error + 'static)| {
+            e.downcast_ref::<reqwest::Error>()
+                .is_some_and(reqwest::Error::is_timeout)
+        };
+        // `io::Error::source` skips the error it wraps: look at it with `get_ref`.
+        let timed_out = reqwest_timeout(err)
+            || err.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                io.kind() == std::io::ErrorKind::TimedOut
+                    || io.get_ref().is_some_and(|inner| reqwest_timeout(inner))
+            });
+        if timed_out {
             return true;
         }
         cur = err.source();

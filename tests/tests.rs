@@ -5,5 +5,9 @@
 //! - `users`: listing with each credential, paging, select, max-items, output formats
 //! - `refusals`: every error path with its exit code and hint, and local refusals that send nothing
 //! - `redaction`: no secret, assertion or token in any output, at any verbosity
+//! - `faults`: every emulator fault (throttling, outages, resets, stalls, hostile links, revoked
+//!   tokens) with exit code, output, request count and time bound, each checked for leaks
+//! - `network`: HTTPS_PROXY / NO_PROXY through a CONNECT proxy, retried and unretried transport
+//!   failures, the documented defaults, no core dumps
 
 mod cli;

@@ -1,5 +1,7 @@
 mod cache;
+mod faults;
 mod keyring;
+mod network;
 mod redaction;
 mod refusals;
 mod users;
