@@ -18,6 +18,7 @@ need_pkg ca-certificates
 need_pkg dbus          # a private session bus for the keyring tests (dbus-run-session, dbus-send)
 need_pkg gnome-keyring # a real Secret Service for the keyring tests
 need_pkg keyutils      # keyctl: the kernel-keyring tests run under a named session keyring
+need_pkg g++           # libfuzzer-sys builds libFuzzer (C++) for the fuzz targets
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     log "installing ${missing[*]}"
@@ -34,8 +35,14 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 log "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test (unit, emulator, CLI against the emulator)"
 cargo test --workspace --locked
+# Coverage-guided fuzzing, bounded: FUZZ_SECONDS per target (default 30; 0 skips).
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  log "fuzzing each target for ${FUZZ_SECONDS:-30}s (scripts/fuzz.sh)"
+  bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi
 log "all checks passed"

@@ -49,12 +49,31 @@ impl CertificateCredential {
         alg: AssertionAlg,
     ) -> Result<Self, CredentialError> {
         let cert_bytes = read_secret_file(cert_path)?;
-        let chain = X509::stack_from_pem(&cert_bytes).map_err(|source| {
-            CredentialError::BadCertificate {
+        let key = match key_path {
+            Some(p) => Some((read_secret_file(p)?, p)),
+            None => None,
+        };
+        Self::from_pem(
+            &cert_bytes,
+            cert_path,
+            key.as_ref().map(|(bytes, p)| (&bytes[..], *p)),
+            alg,
+        )
+    }
+
+    /// Checks a certificate PEM and its key PEM (`None`: the key is in `cert_pem`), already
+    /// read; the paths only name them in errors. Public for the fuzz target.
+    pub fn from_pem(
+        cert_pem: &[u8],
+        cert_path: &Path,
+        key_pem: Option<(&[u8], &Path)>,
+        alg: AssertionAlg,
+    ) -> Result<Self, CredentialError> {
+        let chain =
+            X509::stack_from_pem(cert_pem).map_err(|source| CredentialError::BadCertificate {
                 path: cert_path.to_path_buf(),
                 source,
-            }
-        })?;
+            })?;
         let leaf = chain
             .into_iter()
             .next()
@@ -62,11 +81,11 @@ impl CertificateCredential {
                 path: cert_path.to_path_buf(),
             })?;
 
-        let (key_bytes, key_path) = match key_path {
-            Some(p) => (read_secret_file(p)?, p.to_path_buf()),
-            None => (cert_bytes, cert_path.to_path_buf()),
+        let (key_bytes, key_path) = match key_pem {
+            Some((bytes, p)) => (bytes, p.to_path_buf()),
+            None => (cert_pem, cert_path.to_path_buf()),
         };
-        let pkey = parse_private_key(&key_bytes, &key_path)?;
+        let pkey = parse_private_key(key_bytes, &key_path)?;
         check_rsa(&pkey, &key_path)?;
         let matches = leaf
             .public_key()

@@ -483,6 +483,32 @@ mod tests {
     }
 
     #[test]
+    fn pages_of_the_wrong_shape_are_errors_that_quote_nothing() {
+        let ok = br#"{"value":[{"id":"1"}],"@odata.nextLink":"https://g/v1.0/users?$skiptoken=x"}"#;
+        assert!(matches!(parse_page(ok), Ok(Page::More { items, .. }) if items.len() == 1));
+        assert!(
+            matches!(parse_page(br#"{"value":[],"@odata.nextLink":null}"#), Ok(Page::Done { items }) if items.is_empty())
+        );
+        for (body, want) in [
+            (
+                &b"<html><body>Sign in</body></html>"[..],
+                "not JSON but HTML",
+            ),
+            (b"  \n<!DOCTYPE html>", "not JSON but HTML"),
+            (br#"{"value":[{"id":"1"}"#, "Eof error"),
+            (br#"{"value":{"id":"secret-looking"}}"#, "Data error"),
+            (br#"{"values":[]}"#, "Data error"),
+            (br#"{"value":[1,2]}"#, "value[0] is not an object"),
+            (br#"{"value":[],"@odata.nextLink":42}"#, "Data error"),
+            (b"", "Eof error"),
+        ] {
+            let reason = parse_page(body).unwrap_err();
+            assert!(reason.contains(want), "{reason}");
+            assert!(!reason.contains("secret-looking"), "{reason}");
+        }
+    }
+
+    #[test]
     fn follows_same_origin_once() {
         let mut g = guard();
         let link = "https://graph.example:8443/v1.0/users?$top=5&$skiptoken=abc";
