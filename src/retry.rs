@@ -179,7 +179,7 @@ pub fn send(
             },
         };
         if attempt > policy.max_retries {
-            warn!(target: "graphd::retry", "{label}: {reason}; giving up after {attempt} attempts (--max-retries {})", policy.max_retries);
+            info!(target: "graphd::retry", "{label}: {reason}; giving up after {attempt} attempts (--max-retries {})", policy.max_retries);
             return finish(result, attempt, false, last_request_id);
         }
         let (wait, why) = match retry_after {

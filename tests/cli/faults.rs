@@ -538,3 +538,92 @@ fn faults_with_a_certificate_credential_leak_nothing_either() {
     );
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+#[test]
+fn a_long_retry_after_is_capped_by_max_retry_wait() {
+    let s = start(10);
+    s.emu.set_fault(Fault::once(FaultKind::Throttle {
+        retry_after_secs: 3600,
+    }));
+    let run = users(&s, &["--max-retry-wait", "1"]);
+    assert_complete(&s, &run);
+    assert_eq!(graph_statuses(&s), vec![429, 200]);
+    assert!(
+        run.stderr()
+            .contains("retry 1 of 4 in 1.0 s (Retry-After, capped by --max-retry-wait)"),
+        "{}",
+        run.stderr()
+    );
+    assert_elapsed(&run, Duration::from_secs(10));
+}
+
+#[test]
+fn a_wait_past_the_deadline_is_not_started() {
+    let s = start(10);
+    s.emu.set_fault(Fault::always(FaultKind::Throttle {
+        retry_after_secs: 30,
+    }));
+    let run = users(&s, &["--deadline", "5"]);
+    assert_eq!(run.code(), 5, "{}", run.stderr());
+    assert_eq!(graph_statuses(&s), vec![429]);
+    let e = run.stderr();
+    assert!(
+        e.contains("not waiting 30.0 s: the --deadline of 5 s would pass"),
+        "{e}"
+    );
+    assert!(
+        e.contains("error: Graph failed: HTTP 429 TooManyRequests"),
+        "{e}"
+    );
+    assert!(e.contains("note: request-id: "), "{e}");
+    assert!(e.contains("hint: Graph is throttling this app"), "{e}");
+    assert_elapsed(&run, Duration::from_secs(4));
+}
+
+#[test]
+fn other_4xx_are_never_retried() {
+    let s = start(5);
+    let info = s.emu.info();
+    let out = s
+        .graphd()
+        .env("AZURE_CLIENT_ID", &info.noperm_client_id)
+        .env("AZURE_CLIENT_SECRET", &info.noperm_client_secret)
+        .args(["users", "-vvv"])
+        .output()
+        .unwrap();
+    assert_no_leak(&s, &out);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(graph_statuses(&s), vec![403]);
+    assert!(!stderr_of(&out).contains("; retry "), "{}", stderr_of(&out));
+
+    let out = s
+        .graphd()
+        .env(
+            "AZURE_CLIENT_SECRET",
+            "Wr0ng~Secret.Value_ThatMustNotAppear",
+        )
+        .args(["users", "-vvv"])
+        .output()
+        .unwrap();
+    assert_no_leak(&s, &out);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        s.emu.log().token_count(),
+        2,
+        "one refused token request, not retried"
+    );
+}
+
+#[test]
+fn cache_clear_at_vvv_leaks_nothing() {
+    let s = start(5);
+    let run = users(&s, &[]);
+    assert_complete(&s, &run);
+    let out = s
+        .graphd()
+        .args(["cache", "clear", "-vvv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_no_leak(&s, &out);
+}
