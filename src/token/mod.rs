@@ -383,7 +383,8 @@ pub fn parse_token_response(body: &[u8], requested_at: SystemTime) -> Result<Tok
         })?;
     if !response.token_type.eq_ignore_ascii_case("bearer") {
         return Err(TokenError::BadResponse {
-            reason: format!("token_type is {:?}, not Bearer", response.token_type),
+            // Not quoted: any field of this body may carry the token (a fuzzer found one that did).
+            reason: "token_type is not Bearer".into(),
         });
     }
     if response.access_token.expose().is_empty() {
@@ -451,6 +452,8 @@ mod tests {
             format!(r#"{{"token_type":"Bearer","access_token":"{canary}""#),
             format!(r#"{{"token_type":"mac","expires_in":1,"access_token":"{canary}"}}"#),
             format!(r#"{{"token_type":"Bearer","expires_in":1,"access_token":["{canary}"]}}"#),
+            // Found by the token_response fuzz target: the token inside another field.
+            format!(r#"{{"token_type":"x{canary}","expires_in":1,"access_token":"{canary}"}}"#),
         ] {
             let e = parse_token_response(body.as_bytes(), SystemTime::now()).unwrap_err();
             let shown = format!("{e} {e:?}");
