@@ -21,6 +21,7 @@ need_pkg keyutils      # keyctl: the kernel-keyring tests run under a named sess
 command -v python3 >/dev/null || missing+=(python3)  # tests/support/pty_drive.py types at no-echo prompts
 # python3 also reads graphd's CSV with its csv module (the CSV round-trip test)
 need_pkg bsdutils      # `script`: the progress-line test runs graphd with stderr on a pseudo-terminal
+need_pkg g++           # libfuzzer-sys builds libFuzzer (C++) for the fuzz targets
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     log "installing ${missing[*]}"
@@ -37,6 +38,7 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 log "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test (unit, emulator, CLI against the emulator)"
@@ -48,5 +50,10 @@ if [ "${CI:-}" = true ]; then
   log "benchmark script smoke run (debug build, not a measurement)"
   BENCH_PROFILE=debug BENCH_RUNS=2 BENCH_LIST_RUNS=2 BENCH_PEER_LIST_RUNS=2 BENCH_USERS=3000 \
     BENCH_SMALL_USERS=1000 BENCH_OUT=target/bench-smoke.md bash scripts/bench.sh
+fi
+# Coverage-guided fuzzing, bounded: FUZZ_SECONDS per target (default 30; 0 skips).
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  log "fuzzing each target for ${FUZZ_SECONDS:-30}s (scripts/fuzz.sh)"
+  bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 fi
 log "all checks passed"

@@ -16,7 +16,9 @@ Exit codes:
   2  usage or configuration error
   3  credential or authentication error (a local check, or Entra refused)
   4  Graph refused the request (401, 403, 404, 400)
-  5  network, TLS or server failure";
+  5  network, TLS or server failure (after retries)
+
+Proxies: HTTPS_PROXY and NO_PROXY are honoured; add a TLS-inspecting proxy's CA with --ca-bundle.";
 
 /// graphd: get an app-only token from Microsoft Entra ID and call Microsoft Graph.
 #[derive(Debug, Parser)]
@@ -184,6 +186,36 @@ pub struct GlobalArgs {
     /// Do not read or write the encrypted token cache [or env: GRAPHD_TOKEN_CACHE=off]
     #[arg(long, env = "GRAPHD_NO_TOKEN_CACHE", global = true)]
     pub no_token_cache: bool,
+
+    /// Retries of a failed request (429, 500, 502, 503, 504, connection reset or refused, timeout)
+    #[arg(long, env = "GRAPHD_MAX_RETRIES", global = true, value_name = "N",
+          default_value_t = crate::retry::DEFAULT_MAX_RETRIES,
+          value_parser = clap::value_parser!(u32).range(0..=20), help_heading = "Network")]
+    pub max_retries: u32,
+
+    /// Seconds one attempt may take, from connecting to the last byte of the body
+    #[arg(long, env = "GRAPHD_TIMEOUT", global = true, value_name = "SECS",
+          default_value_t = crate::retry::DEFAULT_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Network")]
+    pub timeout: u64,
+
+    /// Seconds the whole command may take, every attempt and wait included
+    #[arg(long, env = "GRAPHD_DEADLINE", global = true, value_name = "SECS",
+          default_value_t = crate::retry::DEFAULT_DEADLINE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=604_800), help_heading = "Network")]
+    pub deadline: u64,
+
+    /// Longest wait between two attempts; a longer Retry-After is cut to this
+    #[arg(long, env = "GRAPHD_MAX_RETRY_WAIT", global = true, value_name = "SECS",
+          default_value_t = crate::retry::DEFAULT_MAX_RETRY_WAIT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(0..=3600), help_heading = "Network")]
+    pub max_retry_wait: u64,
+
+    /// Largest response body accepted, in MiB (a Graph page of 999 users is about 1 MiB)
+    #[arg(long, env = "GRAPHD_MAX_RESPONSE_MIB", global = true, value_name = "MIB",
+          default_value_t = crate::http::MAX_BODY_BYTES / (1024 * 1024),
+          value_parser = clap::value_parser!(u64).range(1..=4096), help_heading = "Network")]
+    pub max_response_mib: u64,
 
     /// More logging on stderr: -v requests, -vv details, -vvv everything (never secrets)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

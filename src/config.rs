@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use url::Url;
 
@@ -15,6 +16,7 @@ use crate::cli::{AssertionAlg, Cloud, GlobalArgs, OutputFormat};
 use crate::credential::CertSpec;
 use crate::credential::certificate::parse_thumbprint;
 use crate::credential::keyring::KeyringSlot;
+use crate::retry::RetryPolicy;
 use crate::secret::{CertPassword, ClientSecret};
 use crate::settings::{FileCredential, ParamsCredential, SettingsError};
 
@@ -71,6 +73,10 @@ pub struct Config {
     /// A scope other than Graph's (`graphd token --scope`).
     pub scope_override: Option<String>,
     pub output: OutputFormat,
+    /// Retries, per-request timeout and the overall deadline (counted from `from_args`).
+    pub retry: RetryPolicy,
+    /// The largest response body accepted, in bytes.
+    pub max_response_bytes: u64,
 }
 
 // Hand-written so that `debug!("{config:?}")` is always safe (STYLE habit 7).
@@ -85,6 +91,11 @@ impl fmt::Debug for Config {
             .field("credential", &self.credential.describe())
             .field("keyring", &self.keyring.backend.name())
             .field("token_cache", &self.token_cache)
+            .field("max_retries", &self.retry.max_retries)
+            .field("timeout", &self.retry.timeout)
+            .field("deadline", &self.retry.deadline_len)
+            .field("max_retry_wait", &self.retry.max_wait)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
@@ -366,6 +377,14 @@ impl Config {
             endpoint: r.endpoint.map(|s| s.value),
             scope_override: None,
             output: args.output,
+            retry: RetryPolicy::new(
+                args.max_retries,
+                Duration::from_secs(args.timeout),
+                Duration::from_secs(args.max_retry_wait),
+                Duration::from_secs(args.deadline),
+                Instant::now(),
+            ),
+            max_response_bytes: args.max_response_mib * 1024 * 1024,
         })
     }
 }

@@ -39,7 +39,7 @@ pub enum Error {
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error(transparent)]
-    Graph(#[from] GraphError),
+    Graph(GraphError),
     #[error(transparent)]
     Output(#[from] OutputError),
     #[error(transparent)]
@@ -55,6 +55,17 @@ pub enum Error {
     /// `graphd secret status` found nothing; its message is already on stdout.
     #[error("no client secret stored")]
     NotStored,
+}
+
+// By hand, not `#[from]`: a token failure met while talking to Graph (a renewal after a 401)
+// is a token error, with the token error's exit code, notes and hint.
+impl From<GraphError> for Error {
+    fn from(e: GraphError) -> Self {
+        match e {
+            GraphError::Token(t) => Error::Token(*t),
+            g => Error::Graph(g),
+        }
+    }
 }
 
 impl Error {
@@ -88,11 +99,23 @@ impl Error {
             Error::HttpSetup(_) => Some("--ca-bundle must be a PEM file of CA certificates".into()),
             Error::Credential(e) | Error::Token(TokenError::Credential(e)) => e.hint(),
             Error::Token(TokenError::Entra(e)) => e.hint(),
-            Error::Token(TokenError::Send(_)) => Some(
-                "check the network, HTTPS_PROXY / NO_PROXY, and --ca-bundle if a proxy inspects TLS".into(),
+            Error::Token(TokenError::Send(e)) if e.deadline_hit => Some(
+                "the whole command ran out of time: raise --deadline (seconds)".into(),
             ),
-            Error::Graph(GraphError::Send(_)) => Some(
-                "check the network, HTTPS_PROXY / NO_PROXY, and --ca-bundle if a proxy inspects TLS".into(),
+            Error::Token(TokenError::Send(_)) => Some(
+                "check the network, HTTPS_PROXY / NO_PROXY, and --ca-bundle if a proxy inspects TLS; \
+                 --timeout sets the time one attempt may take"
+                    .into(),
+            ),
+            Error::Token(TokenError::Status { status: 300..=399, .. }) => Some(
+                "the token endpoint redirected and graphd follows no redirects: --authority-host must be \
+                 the authority itself (e.g. https://login.microsoftonline.com)"
+                    .into(),
+            ),
+            Error::Token(TokenError::Status { .. } | TokenError::BadResponse { .. }) => Some(
+                "something other than Entra answered (a proxy or captive portal?): check --authority-host, \
+                 HTTPS_PROXY / NO_PROXY"
+                    .into(),
             ),
             Error::Graph(e) => e.hint(),
             Error::Keyring(e) => Some(e.hint()),
@@ -110,6 +133,7 @@ impl Error {
                 request_id: Some(r),
                 ..
             }) => vec![format!("request id: {r}")],
+            Error::Token(TokenError::Send(e)) => e.notes(),
             Error::Graph(e) => e.notes(),
             Error::Keys(e) => e.notes(),
             _ => Vec::new(),

@@ -3,7 +3,8 @@
 //!
 //! Every request goes through `Http::send`, which adds a fresh `client-request-id`, logs the
 //! method, URL, status, timing and id (never a header value or a body), and reads the body
-//! with a size cap into a zeroizing buffer (a token response body *is* the token).
+//! with a size cap into a zeroizing buffer (a token response body *is* the token). Retries and
+//! per-request timeouts are `retry`'s; this module only says which failures are transient.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,8 @@ use zeroize::Zeroizing;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// One request, body included, must finish within this.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// The largest response body graphd reads (a Graph page of 999 users is ~1 MiB).
+/// The largest response body graphd reads by default (`--max-response-mib`; a Graph page of
+/// 999 users is ~1 MiB).
 pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Building the HTTP client failed; exit code 2 (it is always the configuration).
@@ -51,8 +53,92 @@ pub enum SendError {
         #[source]
         source: std::io::Error,
     },
-    #[error("response from {url} is larger than {MAX_BODY_BYTES} bytes")]
-    TooLarge { url: String },
+    #[error("response from {url} is larger than {} MiB (--max-response-mib)", cap / (1024 * 1024))]
+    TooLarge { url: String, cap: u64 },
+    #[error("the --deadline of {} s passed before the request could start", deadline.as_secs())]
+    Deadline { deadline: Duration },
+}
+
+impl SendError {
+    /// Why another attempt may succeed, or `None` when it cannot: connection refused, reset or
+    /// closed, a timeout, a body cut short are transient; a TLS verification failure, a
+    /// request that could not be built, a response over the cap or the deadline are not.
+    pub fn retry_reason(&self) -> Option<String> {
+        match self {
+            SendError::Transport { source, .. } => {
+                if source.is_builder() || source.is_redirect() || is_tls_refusal(source) {
+                    None
+                } else if source.is_timeout() {
+                    Some("timed out".into())
+                } else if source.is_connect() {
+                    Some(format!("cannot connect ({})", root_cause(source)))
+                } else {
+                    Some(format!("connection failed ({})", root_cause(source)))
+                }
+            }
+            SendError::Body { source, .. } if source.kind() == std::io::ErrorKind::InvalidData => {
+                None
+            }
+            SendError::Body { source, .. } if is_timeout(source) => {
+                Some("timed out reading the body".into())
+            }
+            SendError::Body { source, .. } => Some(format!(
+                "the response body was cut short ({})",
+                root_cause(source)
+            )),
+            SendError::TooLarge { .. } | SendError::Deadline { .. } => None,
+        }
+    }
+}
+
+/// A certificate or handshake refusal shows as an `io::Error` of kind `InvalidData` carrying
+/// rustls' error somewhere in the chain: retrying cannot fix it.
+fn is_tls_refusal(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::InvalidData
+        {
+            return true;
+        }
+        let text = err.to_string();
+        if text.contains("certificate") || text.contains("UnknownIssuer") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Whether a timeout is anywhere in the chain (reqwest wraps its own in an `io::Error`).
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let reqwest_timeout = |e: &(dyn std::error::Error + 'static)| {
+            e.downcast_ref::<reqwest::Error>()
+                .is_some_and(reqwest::Error::is_timeout)
+        };
+        // `io::Error::source` skips the error it wraps: look at it with `get_ref`.
+        let timed_out = reqwest_timeout(err)
+            || err.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                io.kind() == std::io::ErrorKind::TimedOut
+                    || io.get_ref().is_some_and(|inner| reqwest_timeout(inner))
+            });
+        if timed_out {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// The innermost error's message, for a one-line retry log (never a body or header).
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
 }
 
 /// A response: status, headers, body, and the `client-request-id` graphd sent.
@@ -61,6 +147,8 @@ pub struct Reply {
     pub headers: HeaderMap,
     pub body: Zeroizing<Vec<u8>>,
     pub client_request_id: String,
+    /// How many attempts it took (`retry` sets it; 1 from `Http::send`).
+    pub attempts: u32,
 }
 
 impl Reply {
@@ -73,6 +161,7 @@ impl Reply {
 /// The configured client.
 pub struct Http {
     client: Client,
+    max_body: u64,
 }
 
 impl Http {
@@ -99,7 +188,14 @@ impl Http {
         }
         Ok(Http {
             client: builder.build().map_err(HttpSetupError::Build)?,
+            max_body: MAX_BODY_BYTES,
         })
+    }
+
+    /// Caps every response body at `bytes` (`--max-response-mib`).
+    pub fn with_max_body(mut self, bytes: u64) -> Http {
+        self.max_body = bytes;
+        self
     }
 
     /// The underlying client, to start a request.
@@ -131,7 +227,7 @@ impl Http {
             })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = read_capped(response, &url)?;
+        let body = read_capped(response, &url, self.max_body)?;
         let ms = started.elapsed().as_millis();
         let request_id = headers
             .get("request-id")
@@ -147,31 +243,48 @@ impl Http {
             headers,
             body,
             client_request_id,
+            attempts: 1,
         })
     }
 }
 
-fn read_capped(response: Response, url: &str) -> Result<Zeroizing<Vec<u8>>, SendError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY_BYTES)
-    {
-        return Err(SendError::TooLarge {
-            url: url.to_string(),
-        });
+fn read_capped(response: Response, url: &str, cap: u64) -> Result<Zeroizing<Vec<u8>>, SendError> {
+    let too_large = || SendError::TooLarge {
+        url: url.to_string(),
+        cap,
+    };
+    if response.content_length().is_some_and(|n| n > cap) {
+        return Err(too_large());
     }
-    let mut body = Zeroizing::new(Vec::new());
-    response
-        .take(MAX_BODY_BYTES + 1)
-        .read_to_end(&mut body)
-        .map_err(|source| SendError::Body {
-            url: url.to_string(),
-            source,
-        })?;
-    if body.len() as u64 > MAX_BODY_BYTES {
-        return Err(SendError::TooLarge {
-            url: url.to_string(),
-        });
+    // Grown by hand, never by `Vec`'s own reallocation, so that no copy of a token response
+    // is freed without being zeroized first (dropping a `Zeroizing` buffer wipes it).
+    let initial = response.content_length().unwrap_or(16 * 1024).min(cap) as usize;
+    let mut response = response;
+    let mut body = Zeroizing::new(Vec::with_capacity(initial));
+    let mut chunk = Zeroizing::new(vec![0u8; 16 * 1024]);
+    loop {
+        let n = match response.read(&mut chunk[..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(SendError::Body {
+                    url: url.to_string(),
+                    source,
+                });
+            }
+        };
+        if (body.len() + n) as u64 > cap {
+            return Err(too_large());
+        }
+        if body.capacity() < body.len() + n {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(
+                (body.len() + n).max(body.capacity() * 2),
+            ));
+            bigger.extend_from_slice(&body);
+            body = bigger;
+        }
+        body.extend_from_slice(&chunk[..n]);
     }
     Ok(body)
 }

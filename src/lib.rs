@@ -15,9 +15,11 @@ pub mod config;
 pub mod credential;
 pub mod error;
 pub mod graph;
+pub mod hardening;
 pub mod http;
 pub mod output;
 pub mod request;
+pub mod retry;
 pub mod secret;
 pub mod settings;
 pub mod term;
@@ -34,6 +36,7 @@ use crate::output::OutputError;
 pub fn run(cli: Cli) -> Result<(), Error> {
     term::init(cli.global.color);
     init_logging(cli.global.verbose);
+    hardening::disable_core_dumps();
     credential::assertion::install_crypto_provider();
     // Commands that need no tenant, client or credential.
     let early = match &cli.command {

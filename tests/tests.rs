@@ -9,5 +9,9 @@
 //! - `settings`: profiles, precedence, clouds, `config show`
 //! - `commands`: `user`, `get`, `token`, `consent-url`, advanced `users` queries
 //! - `formats`: table snapshots, CSV/TSV, colour, completions, man page, `--help`
+//! - `faults`: every emulator fault (throttling, outages, resets, stalls, hostile links, revoked
+//!   tokens) with exit code, output, request count and time bound, each checked for leaks
+//! - `network`: HTTPS_PROXY / NO_PROXY through a CONNECT proxy, retried and unretried transport
+//!   failures, the documented defaults, no core dumps
 
 mod cli;

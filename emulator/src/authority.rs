@@ -4,6 +4,7 @@
 //! owns the HTTP shape: form parsing, the order of checks, Entra's error bodies and headers.
 
 use crate::assertion::{self, Expect};
+use crate::fault::FaultKind;
 use crate::jwt::AccessClaims;
 use crate::log::{OtherRecord, TokenRecord};
 use crate::state::{App, Shared};
@@ -163,14 +164,52 @@ async fn handle(
             status: 200,
             error_code: None,
             has_x5c: false,
+            client_request_id: headers
+                .get("client-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            return_client_request_id: headers
+                .get("return-client-request-id")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+            fault: None,
         };
-        let response = match token(&s, tenant, &headers, &body, &mut rec) {
-            Ok(body) => ctx.respond(StatusCode::OK, body),
-            Err(e) => {
+        let fault = s.faults.next(true);
+        rec.fault = fault.as_ref().map(|f| f.name().to_owned());
+        if let Some(assertion) = url::form_urlencoded::parse(&body)
+            .find(|(k, _)| k == "client_assertion")
+            .map(|(_, v)| v.into_owned())
+        {
+            s.remember_secret(&assertion);
+        }
+        let response = match fault {
+            Some(FaultKind::TokenUnavailable) => {
+                let e = AadError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    error: "temporarily_unavailable",
+                    code: 90033,
+                    message: "A transient error has occurred. Please try again.".into(),
+                };
                 rec.status = e.status.as_u16();
                 rec.error_code = Some(e.code);
                 ctx.error(&s, &e)
             }
+            Some(FaultKind::TokenRedirectToForeign) => {
+                let mut r = ctx.respond(StatusCode::TEMPORARY_REDIRECT, Vec::new());
+                if let Ok(l) = HeaderValue::from_str(&format!("{}{path}", s.foreign_url)) {
+                    r.headers_mut().insert(header::LOCATION, l);
+                }
+                rec.status = 307;
+                r
+            }
+            _ => match token(&s, tenant, &headers, &body, &mut rec) {
+                Ok(body) => ctx.respond(StatusCode::OK, body),
+                Err(e) => {
+                    rec.status = e.status.as_u16();
+                    rec.error_code = Some(e.code);
+                    ctx.error(&s, &e)
+                }
+            },
         };
         s.log.token(rec);
         return response;
@@ -430,6 +469,7 @@ fn token(
         code: 90033,
         message: "A transient error has occurred. Please try again.".into(),
     })?;
+    s.remember_secret(&access_token);
     let mut out = json!({
         "token_type": "Bearer",
         "expires_in": s.token_lifetime_secs,

@@ -6,6 +6,7 @@
 //! followed them verbatim. Pages are serialized straight into a byte buffer.
 
 use crate::directory::{Prop, User};
+use crate::fault::{self, FaultKind, Stream};
 use crate::log::GraphRecord;
 use crate::state::{IssuedPage, PageState, Shared};
 use crate::util::{format_time, guid, now_parts, now_unix};
@@ -128,16 +129,43 @@ async fn handle(
         next_link_verbatim: None,
         consistency_level: header_str("consistencylevel"),
         client_request_id: client_request_id.clone(),
+        fault: None,
     };
-    let result = if uri.path().starts_with("/v1.0/applications") {
-        crate::applications::route(&s, &method, &uri, &headers, &body)
-    } else {
-        route(&s, &method, &uri, &headers, &mut rec).map(|b| (StatusCode::OK, b))
+    let fault = s.faults.next(false);
+    rec.fault = fault.as_ref().map(|f| f.name().to_owned());
+    if fault == Some(FaultKind::ExpireToken)
+        && let Some(token) = bearer(&headers)
+    {
+        s.faults.revoke(token);
+    }
+    if let Some(r) = fault.as_ref().and_then(|f| replacing_fault(&s, f, &uri)) {
+        rec.status = r.status().as_u16();
+        s.log.graph(rec);
+        return r;
+    }
+    let result = match &fault {
+        Some(FaultKind::Throttle { .. }) => Err(gerr(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "Too many requests are being made to this resource. Please try again later.",
+        )),
+        Some(FaultKind::Unavailable) => Err(gerr(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "serviceNotAvailable",
+            "The service is temporarily unavailable. Please try again later.",
+        )),
+        _ if uri.path().starts_with("/v1.0/applications") => {
+            crate::applications::route(&s, &method, &uri, &headers, &body)
+        }
+        _ => route(&s, &method, &uri, &headers, &mut rec, fault.as_ref())
+            .map(|b| (StatusCode::OK, b)),
     };
     let mut response = match result {
         Ok((status, body)) => {
-            let mut r = Response::new(Body::from(body));
-            *r.status_mut() = status;
+            let mut r = faulty_body(&s, fault.as_ref(), &uri, body);
+            if status != StatusCode::OK {
+                *r.status_mut() = status;
+            }
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(
@@ -150,6 +178,10 @@ async fn handle(
         }
         Err(e) => {
             rec.error_code = Some(e.code.to_owned());
+            let throttled = match &fault {
+                Some(FaultKind::Throttle { retry_after_secs }) => Some(*retry_after_secs),
+                _ => None,
+            };
             let (secs, _) = now_parts();
             let body = json!({
                 "error": {
@@ -168,6 +200,10 @@ async fn handle(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
+            if let Some(secs) = throttled {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
             if e.status == StatusCode::UNAUTHORIZED {
                 r.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -192,6 +228,109 @@ async fn handle(
     response
 }
 
+/// The presented bearer token, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("Bearer") => Some(token.trim()),
+        _ => None,
+    }
+}
+
+/// A fault that answers in the endpoint's place: no page is computed.
+fn replacing_fault(s: &Shared, fault: &FaultKind, uri: &Uri) -> Option<Response> {
+    let (status, body, location) = match fault {
+        FaultKind::NonJson200 => (StatusCode::OK, fault::html("Sign in to continue"), None),
+        FaultKind::Html502 => (
+            StatusCode::BAD_GATEWAY,
+            fault::html("502 Bad Gateway"),
+            None,
+        ),
+        FaultKind::RedirectToForeign => {
+            let target = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                Vec::new(),
+                Some(format!("{}{target}", s.foreign_url)),
+            )
+        }
+        _ => return None,
+    };
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        r.headers_mut().insert(header::LOCATION, l);
+    }
+    Some(r)
+}
+
+/// The page body as a fault changes it: rewritten next link, padding, or a stream that breaks.
+fn faulty_body(s: &Shared, fault: Option<&FaultKind>, uri: &Uri, body: Vec<u8>) -> Response {
+    let set_next = |body: Vec<u8>, link: String| -> Vec<u8> {
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(mut v) if v.get("@odata.nextLink").is_some() => {
+                v["@odata.nextLink"] = serde_json::Value::String(link);
+                serde_json::to_vec(&v).unwrap_or(body)
+            }
+            _ => body,
+        }
+    };
+    let current = || {
+        format!(
+            "{}{}",
+            s.graph_url,
+            uri.path_and_query().map(|p| p.as_str()).unwrap_or("")
+        )
+    };
+    let (body, stream) = match fault {
+        Some(FaultKind::ForeignNextLink) => {
+            let v: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+            let link = v
+                .as_ref()
+                .and_then(|v| v["@odata.nextLink"].as_str())
+                .map(|l| l.replacen(&s.graph_url, &s.foreign_url, 1));
+            match link {
+                Some(l) => (set_next(body, l), None),
+                None => (body, None),
+            }
+        }
+        Some(FaultKind::RepeatedNextLink) => (set_next(body, current()), None),
+        Some(FaultKind::LargePage { padding_bytes }) if body.first() == Some(&b'{') => {
+            let mut padded = Vec::with_capacity(body.len() + padding_bytes + 32);
+            padded.extend_from_slice(b"{\"@emulator.padding\":\"");
+            padded.resize(padded.len() + padding_bytes, b'x');
+            padded.extend_from_slice(b"\",");
+            padded.extend_from_slice(&body[1..]);
+            (padded, None)
+        }
+        Some(FaultKind::ResetMidBody) => (body, Some(Stream::Reset)),
+        Some(FaultKind::TruncatedBody) => (body, Some(Stream::End)),
+        Some(FaultKind::Stall { secs }) => (
+            body,
+            Some(Stream::Stall(std::time::Duration::from_secs(*secs))),
+        ),
+        _ => (body, None),
+    };
+    match stream {
+        None => Response::new(Body::from(body)),
+        Some(how) => {
+            let declared = body.len();
+            let truncated = matches!(how, Stream::End);
+            let mut r = Response::new(fault::streamed(body, how));
+            if truncated {
+                // Declares the whole page, sends half: the client sees a truncated body.
+                r.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(declared));
+            }
+            r
+        }
+    }
+}
+
 /// What the path names.
 enum Target<'a> {
     List,
@@ -204,6 +343,7 @@ fn route(
     uri: &Uri,
     headers: &HeaderMap,
     rec: &mut GraphRecord,
+    fault: Option<&FaultKind>,
 ) -> Result<Vec<u8>, GraphError> {
     let path = uri.path();
     let mut segs = path.trim_start_matches('/').split('/');
@@ -249,7 +389,14 @@ fn route(
     let opts = parse_query(uri.query())?;
     let version = if version == "beta" { "beta" } else { "v1.0" };
     match target {
-        Target::List => list(s, uri, &opts, rec, version),
+        Target::List => list(
+            s,
+            uri,
+            &opts,
+            rec,
+            version,
+            fault == Some(&FaultKind::EmptyPage),
+        ),
         Target::One(seg) => one(s, seg, &opts, rec, version),
     }
 }
@@ -286,6 +433,9 @@ pub(crate) fn caller(
     };
     if token.is_empty() {
         return Err(unauth("Access token is empty."));
+    }
+    if s.faults.is_revoked(token) {
+        return Err(unauth("Lifetime validation failed, the token is expired."));
     }
     let claims = s
         .token_key
@@ -454,12 +604,14 @@ fn context_url(s: &Shared, version: &str, select: Option<&[Prop]>, entity: bool)
     c
 }
 
+/// One page; `empty` (a fault) sends no users and a nextLink back to this same page.
 fn list(
     s: &Shared,
     uri: &Uri,
     opts: &Opts,
     rec: &mut GraphRecord,
     version: &'static str,
+    empty: bool,
 ) -> Result<Vec<u8>, GraphError> {
     let first_page;
     let state = if let Some(token) = opt(opts, "$skiptoken") {
@@ -591,7 +743,7 @@ fn list(
     value.push(b'[');
     let mut items = 0;
     let mut i = state.offset;
-    while i < len && items < state.top {
+    while !empty && i < len && items < state.top {
         if selected(i) {
             if items > 0 {
                 value.push(b',');
@@ -602,7 +754,11 @@ fn list(
         i += 1;
     }
     value.push(b']');
-    let next = (i..len).find(|&j| selected(j));
+    let next = if empty {
+        Some(state.offset)
+    } else {
+        (i..len).find(|&j| selected(j))
+    };
     rec.items = items;
 
     let mut body: Vec<u8> = Vec::with_capacity(value.len() + 512);

@@ -5,7 +5,9 @@
 //!
 //! It never depends on graphd and does all crypto with OpenSSL (not jsonwebtoken), so the two
 //! cannot share a JWT bug. Two listeners on 127.0.0.1 (ephemeral ports) serve TLS with a test CA
-//! generated at start; there is no plain-HTTP listener.
+//! generated at start; there is no plain-HTTP listener. A third, "foreign" listener stands for
+//! another origin, and switchable faults ([`Emulator::set_fault`]) make the endpoints misbehave
+//! the way real networks, proxies and services do.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -15,7 +17,9 @@ mod applications;
 mod assertion;
 mod authority;
 mod directory;
+mod fault;
 mod federation;
+mod foreign;
 mod graph;
 mod jwt;
 mod log;
@@ -23,8 +27,9 @@ mod state;
 mod tls;
 mod util;
 
+pub use fault::{Fault, FaultKind};
 pub use federation::FederatedTokenSpec;
-pub use log::{GraphRecord, Log, OtherRecord, TokenRecord};
+pub use log::{ForeignRecord, GraphRecord, Log, OtherRecord, TokenRecord};
 pub use tls::{ClientCertSpec, ClientKey, GeneratedCert, generate_client_cert};
 
 use assertion::RegisteredCert;
@@ -140,6 +145,10 @@ pub struct Info {
     /// `POST` here (body `{}` or a `FederatedTokenSpec`) returns a freshly minted CI token.
     pub federated_token_url: String,
     pub pid: u32,
+    /// A third listener on another port (so another origin) with the same trusted certificate:
+    /// hostile next links and redirects point here, and it records whether anything reached it.
+    #[serde(default)]
+    pub foreign_url: String,
 }
 
 impl Info {
@@ -259,6 +268,7 @@ impl Emulator {
         };
         let authority_listener = bind("bind the authority listener on")?;
         let graph_listener = bind("bind the Graph listener on")?;
+        let foreign_listener = bind("bind the foreign listener on")?;
         let port = |l: &std::net::TcpListener| {
             l.local_addr().map(|a| a.port()).map_err(io_err(
                 "read the local address of",
@@ -267,6 +277,7 @@ impl Emulator {
         };
         let authority_url = format!("https://127.0.0.1:{}", port(&authority_listener)?);
         let graph_url = format!("https://127.0.0.1:{}", port(&graph_listener)?);
+        let foreign_url = format!("https://127.0.0.1:{}", port(&foreign_listener)?);
 
         let client_secret = util::client_secret();
         let expired_client_secret = util::client_secret();
@@ -334,6 +345,7 @@ impl Emulator {
             federated_audience: federation::FEDERATED_AUDIENCE.into(),
             federated_token_url: format!("{authority_url}/_emulator/federated-token"),
             pid: std::process::id(),
+            foreign_url: foreign_url.clone(),
         };
         let shared = Arc::new(Shared {
             tenant_id: info.tenant_id.clone(),
@@ -350,6 +362,9 @@ impl Emulator {
             token_lifetime_secs: opts.token_lifetime_secs,
             refresh_in_secs: opts.refresh_in_secs,
             federation,
+            foreign_url,
+            faults: Default::default(),
+            secrets_seen: Mutex::new(Vec::new()),
         });
 
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
@@ -363,6 +378,7 @@ impl Emulator {
                     server_tls,
                     authority_listener,
                     graph_listener,
+                    foreign_listener,
                     ready_tx,
                     stop_rx,
                 )
@@ -439,6 +455,31 @@ impl Emulator {
         self.shared.directory.all_values()
     }
 
+    /// Arms `fault`, replacing every armed fault (`set_fault(Fault::once(FaultKind::Unavailable))`).
+    pub fn set_fault(&self, fault: Fault) {
+        self.shared.faults.set(vec![fault]);
+    }
+
+    /// Arms `fault` beside the ones already armed; the first that fires on a request wins.
+    pub fn add_fault(&self, fault: Fault) {
+        self.shared.faults.add(fault);
+    }
+
+    /// Disarms every fault (revoked tokens stay revoked).
+    pub fn clear_faults(&self) {
+        self.shared.faults.set(Vec::new());
+    }
+
+    /// Every access token issued and every client assertion received so far: the values a
+    /// redaction test looks for in a client's output and files.
+    pub fn secrets_seen(&self) -> Vec<String> {
+        self.shared
+            .secrets_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Stops both listeners and waits for the server thread (the same as dropping).
     pub fn shutdown(self) {}
 }
@@ -466,6 +507,7 @@ fn serve(
     server_tls: tls::ServerTls,
     authority_listener: std::net::TcpListener,
     graph_listener: std::net::TcpListener,
+    foreign_listener: std::net::TcpListener,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -494,6 +536,7 @@ fn serve(
             for (listener, router) in [
                 (authority_listener, authority::router(shared.clone())),
                 (graph_listener, graph::router(shared.clone())),
+                (foreign_listener, foreign::router(shared.clone())),
             ] {
                 let handle = axum_server::Handle::new();
                 // TCP_NODELAY on every accepted connection: without it, Nagle's algorithm holds

@@ -26,6 +26,15 @@ pub struct TokenRecord {
     /// The AADSTS number on failure.
     pub error_code: Option<u32>,
     pub has_x5c: bool,
+    /// The `client-request-id` header, if sent.
+    #[serde(default)]
+    pub client_request_id: Option<String>,
+    /// `return-client-request-id: true` was sent.
+    #[serde(default)]
+    pub return_client_request_id: bool,
+    /// The armed fault that answered this request instead of (or on top of) the endpoint.
+    #[serde(default)]
+    pub fault: Option<String>,
 }
 
 /// One request to the Graph listener.
@@ -47,6 +56,22 @@ pub struct GraphRecord {
     pub next_link_verbatim: Option<bool>,
     pub consistency_level: Option<String>,
     pub client_request_id: Option<String>,
+    /// The armed fault that answered this request instead of (or on top of) the endpoint.
+    #[serde(default)]
+    pub fault: Option<String>,
+}
+
+/// One request that reached the foreign listener (a different origin that no client should
+/// ever send a Graph request, let alone a token, to).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ForeignRecord {
+    pub method: String,
+    pub path: String,
+    pub raw_query: Option<String>,
+    /// An `Authorization` header was present (its value is never kept).
+    pub authorization: bool,
+    /// A body was sent (its bytes are never kept).
+    pub body_bytes: usize,
 }
 
 /// Any other request (discovery, OpenID configuration, JWKS, unknown authority paths).
@@ -67,6 +92,9 @@ pub struct Log {
     pub token_requests: Vec<TokenRecord>,
     pub graph_requests: Vec<GraphRecord>,
     pub other_requests: Vec<OtherRecord>,
+    /// Requests to the foreign listener.
+    #[serde(default)]
+    pub foreign_requests: Vec<ForeignRecord>,
 }
 
 impl Log {
@@ -129,6 +157,11 @@ enum Line<'a> {
         time: String,
         #[serde(flatten)]
         record: &'a OtherRecord,
+    },
+    Foreign {
+        time: String,
+        #[serde(flatten)]
+        record: &'a ForeignRecord,
     },
 }
 
@@ -200,6 +233,19 @@ impl LogSink {
                 },
             );
             log.other_requests.push(record);
+        });
+    }
+
+    pub(crate) fn foreign(&self, record: ForeignRecord) {
+        self.with(|log, file| {
+            Self::write(
+                file,
+                &Line::Foreign {
+                    time: Self::time(),
+                    record: &record,
+                },
+            );
+            log.foreign_requests.push(record);
         });
     }
 

@@ -4,6 +4,7 @@
 
 use crate::assertion::{RegisteredCert, TrustedSubject};
 use crate::directory::{Directory, Prop};
+use crate::fault::Faults;
 use crate::graph::Filter;
 use crate::jwt::TokenKey;
 use crate::log::LogSink;
@@ -73,9 +74,23 @@ pub(crate) struct Shared {
     pub refresh_in_secs: Option<u64>,
     /// The main app's federated identity credential and its issuer's key.
     pub federation: crate::federation::Federation,
+    /// The foreign listener's origin (another port: another origin), for hostile links.
+    pub foreign_url: String,
+    /// Armed faults (the fault suite).
+    pub faults: Faults,
+    /// Every access token issued and client assertion received, so redaction tests can look
+    /// for the real values in graphd's output and files.
+    pub secrets_seen: Mutex<Vec<String>>,
 }
 
 impl Shared {
+    pub(crate) fn remember_secret(&self, value: &str) {
+        self.secrets_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(value.to_owned());
+    }
+
     pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
         [&self.main_app, &self.noperm_app]
             .into_iter()

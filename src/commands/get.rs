@@ -4,11 +4,11 @@
 
 use std::io;
 
-use super::session::Session;
+use super::session;
 use crate::cli::{GetArgs, OutputFormat};
 use crate::config::Config;
 use crate::error::Error;
-use crate::graph::{NextLinkGuard, Page};
+use crate::graph::{Graph, NextLinkGuard, Page};
 use crate::output::{self, Output};
 use crate::request::{self, UsageError};
 use crate::term::Progress;
@@ -29,8 +29,9 @@ pub fn run(config: &Config, args: &GetArgs, version_given: bool) -> Result<(), E
         .map(|h| request::header(h))
         .collect::<Result<Vec<_>, _>>()?;
     request::check_advanced(&url, &headers)?;
-    let session = Session::open(config)?;
-    let graph = session.graph(config);
+    let http = session::http(config)?;
+    let tokens = session::tokens(&http, config)?;
+    let graph = Graph::new(&http, &tokens, config);
 
     if !args.all {
         let body = graph.get_with(&url, &headers)?;

@@ -112,11 +112,10 @@ impl KeyCredential {
 
 /// Runs `graphd cert list|add|remove|rotate`.
 pub fn run(config: &Config, cmd: &CertCommand) -> Result<(), Error> {
-    let credential = Credential::load(&config.credential, &mut io::stdin().lock())?;
-    let http = Http::new(config.ca_bundle.as_deref())?;
-    let access = token::obtain(&http, config, &credential)?;
-    let graph = Graph::new(&http, &access.access_token, config.admin_consent_url());
-    let cert = match &credential {
+    let http = super::session::http(config)?;
+    let tokens = super::session::tokens(&http, config)?;
+    let graph = Graph::new(&http, &tokens, config);
+    let cert = match tokens.credential() {
         Credential::Certificate(c) => Some(c.as_ref()),
         _ => None,
     };

@@ -1,39 +1,35 @@
-//! What every Graph-calling command does first: load the credential, build the HTTP client,
-//! and obtain a token (from the encrypted cache or Entra). The credential is dropped as soon
-//! as the token is in hand.
+//! What every Graph-calling command does first: build the HTTP client (with the configured
+//! response cap), load the credential, and get a token (from the encrypted cache or Entra)
+//! before any Graph request, so a credential Entra refuses fails first. `Tokens` keeps the
+//! credential for the run, to renew the token once if Graph answers 401.
 
 use std::io;
 
 use crate::config::Config;
 use crate::credential::Credential;
 use crate::error::Error;
-use crate::graph::Graph;
 use crate::http::Http;
+use crate::token::provider::{TokenSource, Tokens};
 use crate::token::{self, Token};
 
-/// An HTTP client and a token for `config.scope()`.
-pub struct Session {
-    pub http: Http,
-    pub token: Token,
+/// The HTTP client every command uses.
+pub fn http(config: &Config) -> Result<Http, Error> {
+    Ok(Http::new(config.ca_bundle.as_deref())?.with_max_body(config.max_response_bytes))
 }
 
-impl Session {
-    pub fn open(config: &Config) -> Result<Session, Error> {
-        let credential = Credential::load(&config.credential, &mut io::stdin().lock())?;
-        let http = Http::new(config.ca_bundle.as_deref())?;
-        let token = token::obtain(&http, config, &credential)?;
-        drop(credential);
-        Ok(Session { http, token })
-    }
+/// The run's token provider, with a first token already in hand.
+pub fn tokens<'a>(http: &'a Http, config: &'a Config) -> Result<Tokens<'a>, Error> {
+    let credential = Credential::load(&config.credential, &mut io::stdin().lock())?;
+    let tokens = Tokens::new(http, config, credential);
+    tokens.bearer()?;
+    Ok(tokens)
+}
 
-    /// Graph with this session's token.
-    pub fn graph(&self, config: &Config) -> Graph<'_> {
-        Graph::new(
-            &self.http,
-            &self.token.access_token,
-            config.admin_consent_url(),
-        )
-    }
+/// One token (for `graphd token`): the credential is dropped as soon as it is in hand.
+pub fn token(config: &Config) -> Result<Token, Error> {
+    let http = http(config)?;
+    let credential = Credential::load(&config.credential, &mut io::stdin().lock())?;
+    Ok(token::obtain(&http, config, &credential)?)
 }
 
 /// Writes a short note for the user on stderr (e.g. `count: 42`); never data, never secrets.

@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 
 use serde::Serialize;
 
-use super::session::Session;
+use super::session;
 use crate::cli::TokenArgs;
 use crate::config::Config;
 use crate::error::Error;
@@ -35,8 +35,7 @@ pub fn run(config: &mut Config, args: &TokenArgs) -> Result<(), Error> {
         request::check_scope(scope)?;
         config.scope_override = Some(scope.clone());
     }
-    let session = Session::open(config)?;
-    let token = &session.token;
+    let token = &session::token(config)?;
     let scope = config.scope();
     let printed = Printed {
         access_token: token.access_token.expose(),

@@ -6,11 +6,11 @@ use std::io;
 
 use tracing::info;
 
-use super::session::{Session, note};
+use super::session::{self, note};
 use crate::cli::{OutputFormat, UsersArgs};
 use crate::config::Config;
 use crate::error::Error;
-use crate::graph::{NextLinkGuard, Page};
+use crate::graph::Graph;
 use crate::output::Output;
 use crate::request;
 use crate::term::Progress;
@@ -26,8 +26,9 @@ pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
         args.count,
         args.orderby.as_deref(),
     )?;
-    let session = Session::open(config)?;
-    let graph = session.graph(config);
+    let http = session::http(config)?;
+    let tokens = session::tokens(&http, config)?;
+    let graph = Graph::new(&http, &tokens, config);
 
     // The parameters file's `endpoint`, else {graph}/v1.0/users.
     let mut url = config
@@ -66,7 +67,6 @@ pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
     } else {
         Vec::new()
     };
-    let mut guard = NextLinkGuard::new(&config.graph_endpoint, &url);
     let columns = if !args.select.is_empty() {
         args.select.clone()
     } else if config.output == OutputFormat::Table {
@@ -77,15 +77,16 @@ pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
     let mut out = Output::new(io::stdout().lock(), config.output).columns(columns);
     let progress = Progress::new("users", config.verbose);
     let mut remaining = args.max_items.unwrap_or(u64::MAX);
-    let mut pages = 0u64;
     let mut listed = 0u64;
     let mut total = None;
-    loop {
-        let counted = graph.get_counted_page(&url, &headers)?;
-        if pages == 0 {
+    // Each page is written only once it has arrived whole and parsed (a failed page is retried
+    // alone inside the pager), so no user is written twice and none is skipped.
+    let mut pager = graph.pages_with(url, headers);
+    while let Some(items) = pager.next_page()? {
+        if pager.pages() == 1 {
             // Only once Graph answered: a refusal leaves stdout empty, not a dangling `[`.
             out.begin()?;
-            total = counted.count;
+            total = pager.count();
             if args.count {
                 let text = format!(
                     "count: {}",
@@ -94,11 +95,6 @@ pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
                 progress.suspend(|| note(&text));
             }
         }
-        pages += 1;
-        let (items, next) = match counted.page {
-            Page::More { items, next } => (items, Some(next)),
-            Page::Done { items } => (items, None),
-        };
         for item in items
             .iter()
             .take(usize::try_from(remaining).unwrap_or(usize::MAX))
@@ -108,12 +104,12 @@ pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
             listed += 1;
         }
         out.flush()?;
-        progress.page(pages, listed, total);
-        match next {
-            Some(link) if remaining > 0 => url = guard.check(&link)?,
-            _ => break,
+        progress.page(pager.pages(), listed, total);
+        if remaining == 0 {
+            break;
         }
     }
+    let pages = pager.pages();
     progress.finish();
     let n = out.end()?;
     info!(target: "graphd", "listed {n} users in {pages} pages");

@@ -459,18 +459,66 @@ impl CertificateCredential {
             let stdin: &mut dyn Read = &mut *passwords.stdin;
             read_input(cert_path, stdin)?
         };
+        let key_input = match &spec.key {
+            Some(key_path) => {
+                let stdin: &mut dyn Read = &mut *passwords.stdin;
+                Some(read_input(key_path, stdin)?)
+            }
+            None => None,
+        };
+        Self::from_inputs(cert_input, key_input, spec, passwords)
+    }
+
+    /// Checks a certificate and key already in memory (`key`: `None` when it is in `cert`),
+    /// with `password` for an encrypted key or PKCS#12. No file is read and no permission is
+    /// checked: this is the loader the fuzz target drives.
+    pub fn from_bytes(
+        cert: &[u8],
+        key: Option<&[u8]>,
+        alg: AssertionAlg,
+        password: Option<&str>,
+    ) -> Result<Self, CredentialError> {
+        let input = |bytes: &[u8], name: &str| Input {
+            bytes: Zeroizing::new(bytes.to_vec()),
+            path: PathBuf::from(name),
+            mode: None,
+        };
+        let spec = CertSpec {
+            cert: Some(PathBuf::from("cert")),
+            key: key.map(|_| PathBuf::from("key")),
+            thumbprint: None,
+            alg: Some(alg),
+            send_x5c: false,
+            allow_insecure_key_file: true,
+        };
+        let source = match password {
+            Some(p) => PasswordSource::Env(CertPassword::new(p.to_string())),
+            None => PasswordSource::Prompt,
+        };
+        let mut no_stdin = std::io::empty();
+        let mut passwords = Passwords::new(source, &mut no_stdin, false);
+        Self::from_inputs(
+            input(cert, "cert"),
+            key.map(|k| input(k, "key")),
+            &spec,
+            &mut passwords,
+        )
+    }
+
+    fn from_inputs(
+        cert_input: Input,
+        key_input: Option<Input>,
+        spec: &CertSpec,
+        passwords: &mut Passwords<'_>,
+    ) -> Result<Self, CredentialError> {
         let parsed = parse_input(&cert_input, passwords)?;
         let mut chain = parsed.chain.into_iter();
         let leaf = chain.next().ok_or_else(|| CredentialError::NoCertificate {
             path: cert_input.path.clone(),
         })?;
 
-        let (key, key_input_path, key_mode) = match &spec.key {
-            Some(key_path) => {
-                let key_input = {
-                    let stdin: &mut dyn Read = &mut *passwords.stdin;
-                    read_input(key_path, stdin)?
-                };
+        let (key, key_input_path, key_mode) = match key_input {
+            Some(key_input) => {
                 if !contains(&key_input.bytes, b"PRIVATE KEY-----") {
                     return Err(CredentialError::BadKeyFile {
                         path: key_input.path,

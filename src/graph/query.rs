@@ -4,7 +4,6 @@
 //! Same rules as the parent module: a token is received, never fetched; errors go through
 //! the parent's Graph error envelope mapping. `get_page` stays as it is for plain listings.
 
-use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
@@ -18,15 +17,6 @@ pub struct CountedPage {
     pub count: Option<u64>,
 }
 
-#[derive(Deserialize)]
-struct WireCountedPage {
-    value: Vec<Value>,
-    #[serde(rename = "@odata.nextLink", default)]
-    next_link: Option<String>,
-    #[serde(rename = "@odata.count", default)]
-    count: Option<u64>,
-}
-
 /// A successful response body and whether it said it is JSON.
 pub struct Body {
     pub reply: Reply,
@@ -36,19 +26,7 @@ pub struct Body {
 impl Graph<'_> {
     /// GETs `url` with `headers` added; a non-2xx answer is a `GraphError`.
     pub fn get_with(&self, url: &Url, headers: &[(String, String)]) -> Result<Body, GraphError> {
-        let mut request = self
-            .http
-            .client()
-            .get(url.clone())
-            .bearer_auth(self.token.expose())
-            .header("accept", "application/json");
-        for (k, v) in headers {
-            request = request.header(k.as_str(), v.as_str());
-        }
-        let reply = self.http.send("graph", request).map_err(GraphError::Send)?;
-        if !(200..300).contains(&reply.status) {
-            return Err(self.error(&reply));
-        }
+        let reply = self.request(reqwest::Method::GET, url, headers, None)?;
         let json = reply
             .header("content-type")
             .is_none_or(|c| c.to_ascii_lowercase().contains("json"));
@@ -67,24 +45,8 @@ impl Graph<'_> {
         url: &Url,
         headers: &[(String, String)],
     ) -> Result<CountedPage, GraphError> {
-        let body = self.get_with(url, headers)?;
-        let page: WireCountedPage = serde_json::from_slice(&body.reply.body).map_err(|e| {
-            bad_page(
-                &body.reply,
-                &e,
-                "not a collection page (no \"value\" array)",
-            )
-        })?;
-        Ok(CountedPage {
-            count: page.count,
-            page: match page.next_link {
-                Some(next) => Page::More {
-                    items: page.value,
-                    next,
-                },
-                None => Page::Done { items: page.value },
-            },
-        })
+        let (page, count) = self.get_page_with(url, headers)?;
+        Ok(CountedPage { page, count })
     }
 }
 

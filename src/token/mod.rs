@@ -5,6 +5,7 @@
 //! body: on a 200 the body is the token, and parse errors report only a line and column.
 
 pub mod cache;
+pub mod provider;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,7 +16,8 @@ use self::cache::{CacheKey, TokenCache};
 
 use crate::config::Config;
 use crate::credential::{ClientAuth, Credential, CredentialError, JWT_BEARER};
-use crate::http::{Http, SendError};
+use crate::http::Http;
+use crate::retry::{self, RetryError};
 use crate::secret::AccessToken;
 
 /// An access token and when it stops being valid.
@@ -79,6 +81,8 @@ pub struct EntraError {
     pub correlation_id: Option<String>,
     /// Context for hints: tenant, client id, authority, and the certificate's thumbprint.
     pub context: HintContext,
+    /// How many attempts were made (more than one when the error was retryable).
+    pub attempts: u32,
 }
 
 /// What a hint may mention.
@@ -122,14 +126,31 @@ impl EntraError {
         if let Some(c) = &self.correlation_id {
             v.push(format!("correlation id: {c}"));
         }
+        if self.attempts > 1 {
+            v.push(format!("gave up after {} attempts", self.attempts));
+        }
         v
     }
 
     /// What the user should do, by AADSTS code (PROTOCOL.md §3).
     pub fn hint(&self) -> Option<String> {
         let c = &self.context;
-        let first = self.codes.first().copied();
-        Some(match first? {
+        if self.error == "temporarily_unavailable"
+            && !self.codes.iter().any(|c| KNOWN_CODES.contains(c))
+        {
+            return Some(
+                "Entra is temporarily unavailable: graphd retried; try again later, or raise \
+                 --max-retries / --deadline"
+                    .into(),
+            );
+        }
+        let code = self
+            .codes
+            .iter()
+            .copied()
+            .find(|c| KNOWN_CODES.contains(c))
+            .or_else(|| self.codes.first().copied());
+        Some(match code? {
             7000215 => "the client secret is wrong: use the secret's Value (shown once, when it was created), \
                         not its Secret ID"
                 .into(),
@@ -168,13 +189,27 @@ impl EntraError {
                 )
             }
             70011 => "the scope must be a resource followed by /.default: check --graph-endpoint".into(),
-            50196 => "Entra detected a loop of identical token requests: slow down and reuse tokens".into(),
-            90055 | 90024 => "Entra is throttling this tenant: wait and retry".into(),
+            50196 => "Entra detected a loop of identical token requests: slow down and reuse tokens \
+                      (keep the token cache on; do not pass --no-token-cache in loops)"
+                .into(),
+            90055 | 90024 => "Entra is throttling this tenant: graphd retried with backoff; wait a few \
+                              minutes, reuse tokens (the token cache), or raise --max-retries"
+                .into(),
+            50048 => "the assertion's subject (sub) does not match its issuer (iss): both must be the \
+                      client id"
+                .into(),
+            50027 => "Entra could not read the client assertion (malformed, or the wrong audience): \
+                      check --authority-host and the tenant"
+                .into(),
+            90130 | 9001023 => "app-only tokens need a concrete tenant: pass the tenant id or its \
+                                verified domain, not common/organizations/consumers"
+                .into(),
+            7000218 => "Entra received no client secret or assertion: give a credential".into(),
             code => format!("see {}/error?code={code}", c.authority),
         })
     }
 
-    /// Retryable (a later issue retries it): Entra's own "try again".
+    /// Entra's own "try again": retried, and exit code 5 (not 3) when retries ran out.
     pub fn is_transient(&self) -> bool {
         self.error == "temporarily_unavailable" || self.has(90055) || self.has(90024)
     }
@@ -188,28 +223,67 @@ pub enum TokenError {
     #[error(transparent)]
     Credential(#[from] CredentialError),
     #[error("cannot reach the token endpoint")]
-    Send(#[source] SendError),
-    #[error("the token endpoint answered HTTP {status} without an Entra error body")]
+    Send(#[source] RetryError),
+    #[error("the token endpoint answered HTTP {status} without an Entra error body{}", attempts_suffix(*attempts))]
     Status {
         status: u16,
         request_id: Option<String>,
+        attempts: u32,
     },
     #[error("the token endpoint's response is not a valid token response ({reason})")]
     BadResponse { reason: String },
+}
+
+/// The AADSTS codes with a specific hint (PROTOCOL.md §3 and §2).
+const KNOWN_CODES: &[u64] = &[
+    7000215, 7000222, 700027, 700024, 700016, 90002, 70011, 50196, 90055, 90024, 50048, 50027,
+    90130, 9001023, 7000218,
+];
+
+fn attempts_suffix(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
+    }
 }
 
 /// A token for `config.scope()`: from the encrypted cache when it holds a fresh one for this
 /// exact credential, else from Entra (and then cached). Cache trouble never fails the run.
 pub fn obtain(http: &Http, config: &Config, credential: &Credential) -> Result<Token, TokenError> {
     let fetch = || request_token(http, config, credential);
+    match cache_slot(config, credential) {
+        Some((cache, key)) => cache.get_or_fetch(&key, SystemTime::now, fetch),
+        None => fetch(),
+    }
+}
+
+/// A new token from Entra, never from the cache (the cached one was refused), which then
+/// replaces the cached one so the next run does not pick up the refused token.
+pub fn obtain_fresh(
+    http: &Http,
+    config: &Config,
+    credential: &Credential,
+) -> Result<Token, TokenError> {
+    let token = request_token(http, config, credential)?;
+    if let Some((cache, key)) = cache_slot(config, credential)
+        && let Err(e) = cache.store(&key, &token)
+    {
+        warn!(target: "graphd::cache", "cannot write the token cache: {e}");
+    }
+    Ok(token)
+}
+
+/// The cache and this credential's entry in it, when the cache is on and usable.
+fn cache_slot(config: &Config, credential: &Credential) -> Option<(TokenCache, CacheKey)> {
     if !config.token_cache {
-        return fetch();
+        return None;
     }
     let cache = match TokenCache::default_dir().and_then(TokenCache::open) {
         Ok(c) => c,
         Err(e) => {
             warn!(target: "graphd::cache", "token cache unavailable ({e}); requesting a token without it");
-            return fetch();
+            return None;
         }
     };
     let which = match credential {
@@ -225,13 +299,13 @@ pub fn obtain(http: &Http, config: &Config, credential: &Credential) -> Result<T
     );
     let Some(material) = credential.cache_material() else {
         info!(target: "graphd::cache", "federated credentials are not cached across processes");
-        return fetch();
+        return None;
     };
     match CacheKey::derive(&material, &binding) {
-        Ok(key) => cache.get_or_fetch(&key, SystemTime::now, fetch),
+        Ok(key) => Some((cache, key)),
         Err(e) => {
             warn!(target: "graphd::cache", "token cache unavailable ({e}); requesting a token without it");
-            fetch()
+            None
         }
     }
 }
@@ -259,15 +333,24 @@ pub fn request_token(
         }
     }
     info!(target: "graphd::token", "requesting a token for {scope} with {}", credential.describe());
-    let request = http
-        .client()
-        .post(&token_url)
-        .header("return-client-request-id", "true")
-        .header("accept", "application/json")
-        .form(&form);
-    let reply = http.send("token", request).map_err(TokenError::Send)?;
+    // The same form (and assertion, valid for minutes) on every attempt, as MSAL does.
+    let make = || {
+        http.client()
+            .post(&token_url)
+            .header("return-client-request-id", "true")
+            .header("accept", "application/json")
+            .form(&form)
+    };
+    let transient = |reply: &crate::http::Reply| {
+        let body = serde_json::from_slice::<ErrorBody>(&reply.body).ok()?;
+        let throttled = body.error_codes.iter().any(|c| [90055, 90024].contains(c));
+        (body.error == "temporarily_unavailable" || throttled)
+            .then(|| format!("Entra answered {} ({})", reply.status, body.error))
+    };
+    let reply =
+        retry::send(http, &config.retry, "token", &make, &transient).map_err(TokenError::Send)?;
     if reply.status == 200 {
-        return parse_success(&reply.body, now);
+        return parse_token_response(&reply.body, now);
     }
     match serde_json::from_slice::<ErrorBody>(&reply.body) {
         Ok(body) => Err(TokenError::Entra(Box::new(EntraError {
@@ -278,10 +361,12 @@ pub fn request_token(
             trace_id: body.trace_id,
             correlation_id: body.correlation_id,
             context: hint_context(config, credential),
+            attempts: reply.attempts,
         }))),
         Err(_) => Err(TokenError::Status {
             status: reply.status,
             request_id: reply.header("x-ms-request-id").map(str::to_string),
+            attempts: reply.attempts,
         }),
     }
 }
@@ -305,7 +390,8 @@ fn hint_context(config: &Config, credential: &Credential) -> HintContext {
     }
 }
 
-fn parse_success(body: &[u8], requested_at: SystemTime) -> Result<Token, TokenError> {
+/// Parses a 200 token response (public for the fuzz target). Errors never quote the body.
+pub fn parse_token_response(body: &[u8], requested_at: SystemTime) -> Result<Token, TokenError> {
     let response: TokenResponse =
         serde_json::from_slice(body).map_err(|e| TokenError::BadResponse {
             // Line and column only: serde_json's message can quote the input, which is the token.
@@ -318,7 +404,8 @@ fn parse_success(body: &[u8], requested_at: SystemTime) -> Result<Token, TokenEr
         })?;
     if !response.token_type.eq_ignore_ascii_case("bearer") {
         return Err(TokenError::BadResponse {
-            reason: format!("token_type is {:?}, not Bearer", response.token_type),
+            // Not quoted: any field of this body may carry the token (a fuzzer found one that did).
+            reason: "token_type is not Bearer".into(),
         });
     }
     if response.access_token.expose().is_empty() {
@@ -365,11 +452,11 @@ mod tests {
     #[test]
     fn success_accepts_numbers_and_strings() {
         let t0 = UNIX_EPOCH + Duration::from_secs(1000);
-        let t = parse_success(br#"{"token_type":"Bearer","expires_in":"3599","ext_expires_in":3599,"access_token":"abc"}"#, t0)
+        let t = parse_token_response(br#"{"token_type":"Bearer","expires_in":"3599","ext_expires_in":3599,"access_token":"abc"}"#, t0)
             .unwrap();
         assert_eq!(t.expires_on, t0 + Duration::from_secs(3599));
         assert!(t.refresh_on.is_none());
-        let t = parse_success(
+        let t = parse_token_response(
             br#"{"token_type":"Bearer","expires_in":60,"refresh_in":30,"access_token":"abc"}"#,
             t0,
         )
@@ -386,8 +473,10 @@ mod tests {
             format!(r#"{{"token_type":"Bearer","access_token":"{canary}""#),
             format!(r#"{{"token_type":"mac","expires_in":1,"access_token":"{canary}"}}"#),
             format!(r#"{{"token_type":"Bearer","expires_in":1,"access_token":["{canary}"]}}"#),
+            // Found by the token_response fuzz target: the token inside another field.
+            format!(r#"{{"token_type":"x{canary}","expires_in":1,"access_token":"{canary}"}}"#),
         ] {
-            let e = parse_success(body.as_bytes(), SystemTime::now()).unwrap_err();
+            let e = parse_token_response(body.as_bytes(), SystemTime::now()).unwrap_err();
             let shown = format!("{e} {e:?}");
             assert!(!shown.contains("canary"), "{shown}");
         }
@@ -419,6 +508,7 @@ mod tests {
                 x5t_s256: Some("xyz".into()),
                 ..Default::default()
             },
+            attempts: 1,
         };
         assert!(mk(7000215).hint().unwrap().contains("Value"));
         assert!(mk(7000215).hint().unwrap().contains("Secret ID"));

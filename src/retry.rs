@@ -1,0 +1,305 @@
+//! Retries and time: which failures get another attempt, how long to wait before it
+//! (`Retry-After` when the server says, else exponential backoff with full jitter), the
+//! per-request timeout, and the overall deadline no wait or request may cross.
+//!
+//! This module owns the loop around `Http::send` and the policy's defaults. It looks only at
+//! a reply's status and headers; what a body means (Entra's `temporarily_unavailable`) is the
+//! caller's to say through `also_retry`. It never retries a 4xx other than 429, a TLS
+//! verification failure, or a response over the size cap, and it never sleeps past the
+//! deadline: it stops early and says so.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::blocking::RequestBuilder;
+use tracing::{info, warn};
+
+use crate::http::{Http, Reply, SendError};
+
+/// Retries after the first attempt (`--max-retries`): 5 attempts in all.
+pub const DEFAULT_MAX_RETRIES: u32 = 4;
+/// One attempt, connect to last body byte (`--timeout`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The whole command, every request and wait included (`--deadline`): generous enough to
+/// list a directory of a million users at `$top=999`, finite so nothing hangs forever.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60 * 60);
+/// The longest single wait between attempts (`--max-retry-wait`): a larger `Retry-After` is
+/// cut to this.
+pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(120);
+/// Backoff without `Retry-After`: attempt n waits a uniform random time in
+/// `[0, min(cap, BASE · 2^(n-1)))` ("full jitter"), so many clients do not retry in step.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// The ceiling of the backoff window (before `--max-retry-wait`).
+pub const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// How hard to try, and until when.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub timeout: Duration,
+    pub max_wait: Duration,
+    /// The overall deadline, and the `--deadline` it came from (for messages).
+    pub deadline: Instant,
+    pub deadline_len: Duration,
+}
+
+impl RetryPolicy {
+    /// A policy whose deadline is `deadline` from `start`.
+    pub fn new(
+        max_retries: u32,
+        timeout: Duration,
+        max_wait: Duration,
+        deadline: Duration,
+        start: Instant,
+    ) -> Self {
+        RetryPolicy {
+            max_retries,
+            timeout,
+            max_wait,
+            deadline: start + deadline,
+            deadline_len: deadline,
+        }
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy::new(
+            DEFAULT_MAX_RETRIES,
+            DEFAULT_TIMEOUT,
+            DEFAULT_MAX_RETRY_WAIT,
+            DEFAULT_DEADLINE,
+            Instant::now(),
+        )
+    }
+}
+
+/// A request that did not get a usable response, after `attempts` attempts.
+#[derive(Debug, thiserror::Error)]
+#[error("{} after {attempts} attempt{}", if *.deadline_hit { "stopped at the --deadline" } else { "gave up" }, if *.attempts == 1 { "" } else { "s" })]
+pub struct RetryError {
+    pub attempts: u32,
+    /// The overall deadline stopped the retries (rather than `--max-retries`).
+    pub deadline_hit: bool,
+    /// The `request-id` of the last response that had one (earlier attempts may have had one).
+    pub last_request_id: Option<String>,
+    #[source]
+    pub source: SendError,
+}
+
+impl RetryError {
+    /// The ids Microsoft support asks for.
+    pub fn notes(&self) -> Vec<String> {
+        self.last_request_id
+            .iter()
+            .map(|r| format!("last request-id: {r}"))
+            .collect()
+    }
+}
+
+/// Why a status is worth another attempt: throttling and the server errors that mean "later".
+pub fn retryable_status(status: u16) -> Option<&'static str> {
+    match status {
+        429 => Some("HTTP 429 Too Many Requests"),
+        500 => Some("HTTP 500 Internal Server Error"),
+        502 => Some("HTTP 502 Bad Gateway"),
+        503 => Some("HTTP 503 Service Unavailable"),
+        504 => Some("HTTP 504 Gateway Timeout"),
+        _ => None,
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date, as a wait from `now`; `None` when unparsable.
+/// A date in the past means "now".
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // Absurdly long digit strings saturate rather than fail: they are "a long time".
+        return Some(Duration::from_secs(v.parse().unwrap_or(u64::MAX)));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The full-jitter wait before retry number `retry` (1-based): `unit · min(cap, base·2^(retry-1))`
+/// with `unit` uniform in `[0, 1)`.
+pub fn backoff(retry: u32, max_wait: Duration, unit: f64) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << retry.saturating_sub(1).min(20));
+    let window = exp.min(BACKOFF_CAP).min(max_wait);
+    window.mul_f64(unit.clamp(0.0, 1.0))
+}
+
+/// Sends the request `make` builds, again while the failure is retryable and the policy
+/// allows. A final HTTP error status comes back as `Ok(reply)` (with `reply.attempts`) for the
+/// caller to map; a final transport failure as `RetryError`. `also_retry` names a reason to
+/// retry a reply whose status alone would not be retried.
+pub fn send(
+    http: &Http,
+    policy: &RetryPolicy,
+    label: &str,
+    make: &dyn Fn() -> RequestBuilder,
+    also_retry: &dyn Fn(&Reply) -> Option<String>,
+) -> Result<Reply, RetryError> {
+    let mut attempt: u32 = 0;
+    let mut last_request_id: Option<String> = None;
+    loop {
+        attempt += 1;
+        let remaining = policy.deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(RetryError {
+                attempts: attempt - 1,
+                deadline_hit: true,
+                last_request_id,
+                source: SendError::Deadline {
+                    deadline: policy.deadline_len,
+                },
+            });
+        }
+        let result = http.send(label, make().timeout(policy.timeout.min(remaining)));
+        let (reason, retry_after) = match &result {
+            Ok(reply) => {
+                if let Some(id) = request_id(reply) {
+                    last_request_id = Some(id);
+                }
+                let reason = retryable_status(reply.status)
+                    .map(str::to_string)
+                    .or_else(|| also_retry(reply));
+                match reason {
+                    None => return finish(result, attempt, false, last_request_id),
+                    Some(r) => (
+                        r,
+                        reply
+                            .header("retry-after")
+                            .and_then(|v| parse_retry_after(v, SystemTime::now())),
+                    ),
+                }
+            }
+            Err(e) => match e.retry_reason() {
+                Some(r) => (r, None),
+                None => return finish(result, attempt, false, last_request_id),
+            },
+        };
+        if attempt > policy.max_retries {
+            info!(target: "graphd::retry", "{label}: {reason}; giving up after {attempt} attempts (--max-retries {})", policy.max_retries);
+            return finish(result, attempt, false, last_request_id);
+        }
+        let (wait, why) = match retry_after {
+            Some(ra) if ra > policy.max_wait => {
+                (policy.max_wait, "Retry-After, capped by --max-retry-wait")
+            }
+            Some(ra) => (ra, "Retry-After"),
+            None => (
+                backoff(attempt, policy.max_wait, fastrand::f64()),
+                "backoff with jitter",
+            ),
+        };
+        if Instant::now() + wait >= policy.deadline {
+            warn!(target: "graphd::retry", "{label}: {reason}; not waiting {:.1} s: the --deadline of {} s would pass", wait.as_secs_f64(), policy.deadline_len.as_secs());
+            return finish(result, attempt, true, last_request_id);
+        }
+        info!(
+            target: "graphd::retry",
+            "{label}: {reason}; retry {attempt} of {} in {:.1} s ({why})",
+            policy.max_retries,
+            wait.as_secs_f64()
+        );
+        std::thread::sleep(wait);
+    }
+}
+
+fn finish(
+    result: Result<Reply, SendError>,
+    attempts: u32,
+    deadline_hit: bool,
+    last_request_id: Option<String>,
+) -> Result<Reply, RetryError> {
+    match result {
+        Ok(mut reply) => {
+            reply.attempts = attempts;
+            Ok(reply)
+        }
+        Err(source) => Err(RetryError {
+            attempts,
+            deadline_hit,
+            last_request_id,
+            source,
+        }),
+    }
+}
+
+/// Graph's `request-id`, else Entra's `x-ms-request-id`.
+fn request_id(reply: &Reply) -> Option<String> {
+    reply
+        .header("request-id")
+        .or_else(|| reply.header("x-ms-request-id"))
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a past date means now"
+        );
+        for bad in ["", "-1", "1.5", "soon", "12 s"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for s in [429, 500, 502, 503, 504] {
+            assert!(retryable_status(s).is_some(), "{s}");
+        }
+        for s in [200, 400, 401, 403, 404, 409, 501, 505] {
+            assert!(retryable_status(s).is_none(), "{s}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_then_caps() {
+        let max = DEFAULT_MAX_RETRY_WAIT;
+        assert_eq!(backoff(1, max, 0.0), Duration::ZERO);
+        assert_eq!(backoff(1, max, 0.999_999), BACKOFF_BASE.mul_f64(0.999_999));
+        assert_eq!(backoff(3, max, 0.5), BACKOFF_BASE * 2);
+        assert_eq!(backoff(30, max, 0.5), BACKOFF_CAP / 2);
+        assert_eq!(
+            backoff(30, Duration::from_secs(4), 0.5),
+            Duration::from_secs(2)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn backoff_is_within_its_window(retry in 0u32..100, unit in 0.0f64..1.0, max_ms in 0u64..200_000) {
+            let max = Duration::from_millis(max_ms);
+            let d = backoff(retry, max, unit);
+            prop_assert!(d <= BACKOFF_CAP && d <= max);
+        }
+
+        #[test]
+        fn retry_after_never_panics(s in "\\PC{0,40}") {
+            let _ = parse_retry_after(&s, SystemTime::now());
+        }
+
+        #[test]
+        fn retry_after_seconds_round_trip(n in 0u64..10_000_000) {
+            prop_assert_eq!(parse_retry_after(&n.to_string(), SystemTime::now()), Some(Duration::from_secs(n)));
+        }
+    }
+}
