@@ -706,20 +706,20 @@ pub struct UsersArgs {
     pub max_items: Option<u64>,
 
     /// OData filter ($filter), e.g. "startswith(displayName,'A')" or "endswith(mail,'@contoso.com')"
-    #[arg(long, value_name = "EXPR")]
+    #[arg(long, env = "GRAPHD_FILTER", value_name = "EXPR")]
     pub filter: Option<String>,
 
     /// Search ($search) as property:text clauses, e.g. 'displayName:ada' or
     /// '"displayName:ada" OR "mail:ada"' (an advanced query)
-    #[arg(long, value_name = "EXPR")]
+    #[arg(long, env = "GRAPHD_SEARCH", value_name = "EXPR")]
     pub search: Option<String>,
 
     /// Ask Graph for the total ($count=true, an advanced query); printed on stderr as `count: N`
-    #[arg(long)]
+    #[arg(long, env = "GRAPHD_COUNT")]
     pub count: bool,
 
     /// Sort ($orderby), e.g. displayName or "userPrincipalName desc"
-    #[arg(long, value_name = "PROP [asc|desc]")]
+    #[arg(long, env = "GRAPHD_ORDERBY", value_name = "PROP [asc|desc]")]
     pub orderby: Option<String>,
 }
 

@@ -769,3 +769,77 @@ fn passwords_are_prompted_only_on_a_terminal_and_cert_show_reads_stdin() {
     let w: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["thumbprint"], w["thumbprint"]);
 }
+
+#[test]
+fn pfx_and_key_passwords_never_appear_at_vvv() {
+    let s = start(1);
+    let (cert, key) = app_cert(&s);
+    let pfx = s.path("vvv.pfx");
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        p(&cert),
+        "-inkey",
+        p(&key),
+        "-out",
+        p(&pfx),
+        "-passout",
+        &format!("pass:{PASSWORD}"),
+    ]);
+    let enc = s.path("vvv-enc.pem");
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-v2",
+        "aes-256-cbc",
+        "-in",
+        p(&key),
+        "-out",
+        p(&enc),
+        "-passout",
+        &format!("pass:{PASSWORD}"),
+    ]);
+    let runs = [
+        s.graphd()
+            .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", PASSWORD)
+            .args(["users", "-vvv", "--no-token-cache", "--cert"])
+            .arg(&pfx)
+            .output()
+            .unwrap(),
+        s.graphd()
+            .args([
+                "users",
+                "-vvv",
+                "--no-token-cache",
+                "--cert-password-stdin",
+                "--cert",
+            ])
+            .arg(&cert)
+            .arg("--key")
+            .arg(&enc)
+            .write_stdin(PASSWORD)
+            .output()
+            .unwrap(),
+        s.graphd()
+            .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", "Wrong~Pa55")
+            .args(["users", "-vvv", "--cert"])
+            .arg(&pfx)
+            .output()
+            .unwrap(),
+        s.graphd()
+            .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", PASSWORD)
+            .args(["cert", "show", "-vvv", "--json"])
+            .arg(&pfx)
+            .output()
+            .unwrap(),
+    ];
+    for out in &runs {
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(out));
+        for needle in [PASSWORD, "Wrong~Pa55", "eyJ", "PRIVATE KEY"] {
+            assert!(!text.contains(needle), "{needle:?} leaked:\n{text}");
+        }
+    }
+    assert!(runs[0].status.success() && runs[1].status.success() && runs[3].status.success());
+    assert_eq!(runs[2].status.code(), Some(3));
+}

@@ -388,3 +388,35 @@ fn ok_users(ss: &SecretService, s: &Setup) {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn keyring_commands_leak_nothing_at_vvv() {
+    let ss = SecretService::start();
+    let s = start(1);
+    let secret = s.emu.info().client_secret.clone();
+    let outs = [
+        ss.graphd(&s)
+            .args(["secret", "set", "-vvv"])
+            .write_stdin(secret.clone())
+            .output()
+            .unwrap(),
+        ss.graphd(&s)
+            .args(["secret", "status", "-vvv"])
+            .output()
+            .unwrap(),
+        ss.graphd(&s).args(["users", "-vvv"]).output().unwrap(),
+        ss.graphd(&s)
+            .args(["secret", "delete", "-vvv"])
+            .output()
+            .unwrap(),
+    ];
+    for out in &outs {
+        assert!(out.status.success(), "{}", stderr_of(out));
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(out));
+        assert!(
+            !text.contains(&secret) && !text.contains("eyJ"),
+            "leaked:\n{text}"
+        );
+    }
+    assert_no_plaintext(&s.dir.path().join("home"), &[&secret]);
+}
