@@ -8,7 +8,7 @@ use super::session;
 use crate::cli::{GetArgs, OutputFormat};
 use crate::config::Config;
 use crate::error::Error;
-use crate::graph::{Graph, NextLinkGuard, Page};
+use crate::graph::Graph;
 use crate::output::{self, Output};
 use crate::request::{self, UsageError};
 use crate::term::Progress;
@@ -62,22 +62,17 @@ pub fn run(config: &Config, args: &GetArgs, version_given: bool) -> Result<(), E
         return Ok(());
     }
 
-    let mut url = url;
-    let mut guard = NextLinkGuard::new(&config.graph_endpoint, &url);
     let mut out = Output::new(io::stdout().lock(), config.output).columns(args.columns.clone());
     let progress = Progress::new("items", config.verbose);
     let mut remaining = args.max_items.unwrap_or(u64::MAX);
-    let (mut pages, mut listed) = (0u64, 0u64);
-    loop {
-        let counted = graph.get_counted_page(&url, &headers)?;
-        if pages == 0 {
+    let mut listed = 0u64;
+    // The same bounded pager as `users`: headers re-sent on every page, a failed page retried
+    // alone, next links checked, runs of empty pages bounded.
+    let mut pager = graph.pages_with(url, headers);
+    while let Some(items) = pager.next_page()? {
+        if pager.pages() == 1 {
             out.begin()?;
         }
-        pages += 1;
-        let (items, next) = match counted.page {
-            Page::More { items, next } => (items, Some(next)),
-            Page::Done { items } => (items, None),
-        };
         for item in items
             .iter()
             .take(usize::try_from(remaining).unwrap_or(usize::MAX))
@@ -87,12 +82,12 @@ pub fn run(config: &Config, args: &GetArgs, version_given: bool) -> Result<(), E
             listed += 1;
         }
         out.flush()?;
-        progress.page(pages, listed, counted.count);
-        match next {
-            Some(link) if remaining > 0 => url = guard.check(&link)?,
-            _ => break,
+        progress.page(pager.pages(), listed, pager.count());
+        if remaining == 0 {
+            break;
         }
     }
+    let pages = pager.pages();
     progress.finish();
     let n = out.end()?;
     tracing::info!(target: "graphd", "listed {n} items in {pages} pages");

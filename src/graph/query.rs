@@ -1,5 +1,5 @@
-//! GETs with extra request headers (`ConsistencyLevel: eventual` re-sent on every page,
-//! `get --header`), pages that carry `@odata.count`, and single objects.
+//! GETs with extra request headers (`get --header`) and single objects; pages with headers
+//! and `@odata.count` go through the parent's `Pager`.
 //!
 //! Same rules as the parent module: a token is received, never fetched; errors go through
 //! the parent's Graph error envelope mapping. `get_page` stays as it is for plain listings.
@@ -7,15 +7,8 @@
 use serde_json::Value;
 use url::Url;
 
-use super::{Graph, GraphError, Page, ids};
+use super::{Graph, GraphError, ids};
 use crate::http::Reply;
-
-/// A page and the `@odata.count` Graph put on it (the first page of a `$count=true` query).
-#[derive(Debug)]
-pub struct CountedPage {
-    pub page: Page,
-    pub count: Option<u64>,
-}
 
 /// A successful response body and whether it said it is JSON.
 pub struct Body {
@@ -37,16 +30,6 @@ impl Graph<'_> {
     pub fn get_object(&self, url: &Url, headers: &[(String, String)]) -> Result<Value, GraphError> {
         let body = self.get_with(url, headers)?;
         serde_json::from_slice(&body.reply.body).map_err(|e| bad_page(&body.reply, &e, "not JSON"))
-    }
-
-    /// GETs one page of a collection with `headers` (re-sent by the caller on every page).
-    pub fn get_counted_page(
-        &self,
-        url: &Url,
-        headers: &[(String, String)],
-    ) -> Result<CountedPage, GraphError> {
-        let (page, count) = self.get_page_with(url, headers)?;
-        Ok(CountedPage { page, count })
     }
 }
 
