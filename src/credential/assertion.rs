@@ -84,11 +84,20 @@ pub fn sign(
         iat: now,
         exp: now + ASSERTION_LIFETIME_SECS,
     };
-    let header = serde_json::to_vec(&header).map_err(jsonwebtoken::errors::Error::from)?;
-    let claims = serde_json::to_vec(&claims).map_err(jsonwebtoken::errors::Error::from)?;
-    let mut message = URL_SAFE_NO_PAD.encode(header);
+    sign_jwt(&header, &claims, cert, alg)
+}
+
+/// `base64url(header).base64url(claims).signature`, signed by jsonwebtoken with the
+/// certificate's key: the one place graphd makes a JWT (assertions and addKey proofs).
+pub(crate) fn sign_jwt<H: Serialize, C: Serialize>(
+    header: &H,
+    claims: &C,
+    cert: &CertificateCredential,
+    alg: Algorithm,
+) -> Result<Assertion, jsonwebtoken::errors::Error> {
+    let mut message = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header)?);
     message.push('.');
-    message.push_str(&URL_SAFE_NO_PAD.encode(claims));
+    message.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?));
     let key = EncodingKey::from_rsa_der(cert.key.expose());
     let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, alg)?;
     message.push('.');

@@ -4,9 +4,7 @@
 //! the client id), `nbf` = now, `exp` = now + `PROOF_LIFETIME_SECS` (at most 10 minutes), and
 //! no base64 padding anywhere. Typed serde structs, like the client assertion.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::Algorithm;
 use serde::Serialize;
 
 use super::CertificateCredential;
@@ -52,18 +50,14 @@ pub fn sign(
         exp: now + PROOF_LIFETIME_SECS,
         jti: uuid::Uuid::new_v4().to_string(),
     };
-    let mut message = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?);
-    message.push('.');
-    message.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims)?));
-    let key = EncodingKey::from_rsa_der(cert.key.expose());
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::RS256)?;
-    message.push('.');
-    message.push_str(&signature);
-    Ok(Assertion::new(message))
+    super::assertion::sign_jwt(&header, &claims, cert, Algorithm::RS256)
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
     use crate::cli::AssertionAlg;
     use crate::credential::certificate::tests::{load, rsa, self_signed, write};
