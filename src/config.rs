@@ -318,18 +318,7 @@ impl Config {
                 ),
                 None => None,
             };
-            Ok::<_, ConfigError>(CredentialSource::Certificate {
-                spec: CertSpec {
-                    cert,
-                    key,
-                    thumbprint,
-                    alg,
-                    send_x5c: args.send_x5c || env_flag(env, ENV_SEND_CHAIN),
-                    allow_insecure_key_file: args.allow_insecure_key_file,
-                },
-                password_env: env.var(ENV_CERT_PASSWORD).map(CertPassword::new),
-                password_stdin: args.cert_password_stdin,
-            })
+            Ok::<_, ConfigError>(cert_source(args, env, alg, cert, key, thumbprint))
         };
         let credential = match resolve_credential(args, env, alg)? {
             Some(c) => c,
@@ -386,6 +375,30 @@ impl Config {
             ),
             max_response_bytes: args.max_response_mib * 1024 * 1024,
         })
+    }
+}
+
+/// A certificate credential with the options every form shares (x5c, key-file check,
+/// where a password comes from).
+fn cert_source(
+    args: &GlobalArgs,
+    env: &dyn Env,
+    alg: Option<AssertionAlg>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    thumbprint: Option<Vec<u8>>,
+) -> CredentialSource {
+    CredentialSource::Certificate {
+        spec: CertSpec {
+            cert,
+            key,
+            thumbprint,
+            alg,
+            send_x5c: args.send_x5c || env_flag(env, ENV_SEND_CHAIN),
+            allow_insecure_key_file: args.allow_insecure_key_file,
+        },
+        password_env: env.var(ENV_CERT_PASSWORD).map(CertPassword::new),
+        password_stdin: args.cert_password_stdin,
     }
 }
 
@@ -454,19 +467,9 @@ pub(crate) fn resolve_credential(
             CredentialSource::SecretFile(path.clone()),
         ));
     }
-    let cert_spec =
-        |cert: Option<PathBuf>, thumbprint: Option<Vec<u8>>| CredentialSource::Certificate {
-            spec: CertSpec {
-                cert,
-                key: args.key.clone(),
-                thumbprint,
-                alg,
-                send_x5c: args.send_x5c || env_flag(env, ENV_SEND_CHAIN),
-                allow_insecure_key_file: args.allow_insecure_key_file,
-            },
-            password_env: env.var(ENV_CERT_PASSWORD).map(CertPassword::new),
-            password_stdin: args.cert_password_stdin,
-        };
+    let cert_spec = |cert: Option<PathBuf>, thumbprint: Option<Vec<u8>>| {
+        cert_source(args, env, alg, cert, args.key.clone(), thumbprint)
+    };
     if let Some(cert) = &args.cert {
         found.push(("--cert".into(), cert_spec(Some(cert.clone()), None)));
     }
