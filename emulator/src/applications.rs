@@ -270,7 +270,7 @@ fn add_key(s: &Shared, app: &App, body: &[u8]) -> Reply {
             "keyCredential.key is not a certificate.",
         )
     })?;
-    let registered = RegisteredCert::from_x509(&cert).map_err(|_| {
+    let mut registered = RegisteredCert::from_x509(&cert).map_err(|_| {
         gerr(
             StatusCode::BAD_REQUEST,
             "Request_BadRequest",
@@ -285,9 +285,11 @@ fn add_key(s: &Shared, app: &App, body: &[u8]) -> Reply {
             "A key credential with this thumbprint already exists on the application.",
         ));
     }
+    registered.usable_from = now_unix()
+        + s.key_propagation_secs
+            .load(std::sync::atomic::Ordering::SeqCst);
     let out = key_json(&registered);
     certs.push(registered);
-    let _ = s;
     Ok((StatusCode::OK, serde_json::to_vec(&out).unwrap_or_default()))
 }
 

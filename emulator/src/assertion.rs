@@ -38,6 +38,8 @@ pub(crate) struct RegisteredCert {
     pub not_before: i64,
     pub not_after: i64,
     pub public_key: PKey<Public>,
+    /// Unix time from which the token endpoint sees it (registration propagating, as in Entra).
+    pub usable_from: i64,
 }
 
 impl RegisteredCert {
@@ -51,6 +53,7 @@ impl RegisteredCert {
             not_before: asn1_to_unix(cert.not_before())?,
             not_after: asn1_to_unix(cert.not_after())?,
             public_key: cert.public_key()?,
+            usable_from: 0,
         })
     }
 }
@@ -246,6 +249,7 @@ fn check_inner(assertion: &str, expect: &Expect<'_>, facts: &mut Facts) -> Resul
     let found = expect
         .certs
         .iter()
+        .filter(|c| expect.now >= c.usable_from)
         .find(|c| (if sha256 { &c.sha256 } else { &c.sha1 }) == &thumb)
         .cloned()
         .or_else(|| {

@@ -361,6 +361,7 @@ impl Emulator {
             log: log::LogSink::new(log_file),
             token_lifetime_secs: opts.token_lifetime_secs,
             refresh_in_secs: opts.refresh_in_secs,
+            key_propagation_secs: Default::default(),
             federation,
             foreign_url,
             faults: Default::default(),
@@ -449,6 +450,14 @@ impl Emulator {
     /// (or, with `spec`'s overrides, one that must be refused).
     pub fn mint_federated_token(&self, spec: &FederatedTokenSpec) -> String {
         self.shared.federation.mint(spec, util::now_unix())
+    }
+
+    /// Makes keys added through `addKey` reach the token endpoint only `secs` later, as a
+    /// registration propagating through Entra does (the token endpoint answers 700027 until then).
+    pub fn set_key_propagation(&self, secs: i64) {
+        self.shared
+            .key_propagation_secs
+            .store(secs, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn users(&self) -> Vec<serde_json::Value> {

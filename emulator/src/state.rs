@@ -72,6 +72,8 @@ pub(crate) struct Shared {
     pub log: LogSink,
     pub token_lifetime_secs: u64,
     pub refresh_in_secs: Option<u64>,
+    /// Seconds a key added by `addKey` takes to reach the token endpoint (0: at once).
+    pub key_propagation_secs: std::sync::atomic::AtomicI64,
     /// The main app's federated identity credential and its issuer's key.
     pub federation: crate::federation::Federation,
     /// The foreign listener's origin (another port: another origin), for hostile links.

@@ -668,3 +668,69 @@ fn the_emulator_binary_mints_federated_tokens_over_https() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[test]
+fn rotate_waits_for_the_new_key_to_propagate_within_a_bound() {
+    let s = start(1);
+    let info = s.emu.info().clone();
+    let (cur_c, cur_k) = (info.cert_pem.clone(), info.key_pem.clone());
+    s.emu.set_key_propagation(3);
+    // Propagation takes 3 s: rotate retries the new certificate and then completes.
+    let (a_c, a_k) = new_cert(&s, "slow");
+    let started = std::time::Instant::now();
+    let out = ok(with_cert(&s, &cur_c, &cur_k)
+        .args(["cert", "rotate", "-v", "--keep-old", "--new-cert"])
+        .arg(&a_c)
+        .arg("--new-key")
+        .arg(&a_k)
+        .output()
+        .unwrap());
+    assert!(
+        stderr_of(&out).contains("not accepted yet (AADSTS700027); retrying"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    let refused_then_ok: Vec<u16> = s
+        .emu
+        .log()
+        .token_requests
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert!(
+        refused_then_ok.contains(&401) && refused_then_ok.last() == Some(&200),
+        "{refused_then_ok:?}"
+    );
+
+    // A propagation longer than --propagation-timeout: a bounded failure that says the state.
+    s.emu.set_key_propagation(600);
+    let (b_c, b_k) = new_cert(&s, "slower");
+    let started = std::time::Instant::now();
+    let out = with_cert(&s, &cur_c, &cur_k)
+        .args(["cert", "rotate", "--propagation-timeout", "3", "--new-cert"])
+        .arg(&b_c)
+        .arg("--new-key")
+        .arg(&b_k)
+        .output()
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "bounded"
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let e = stderr_of(&out);
+    assert!(
+        e.contains("rotation stopped: the new certificate does not work"),
+        "{e}"
+    );
+    assert!(
+        e.contains("note: state: the app now has BOTH") && e.contains("hint: next: "),
+        "{e}"
+    );
+    assert_eq!(
+        keys(&s, &cur_c, &cur_k).len(),
+        3,
+        "the original, the first new one (kept) and the unproven one: nothing removed"
+    );
+}
