@@ -191,6 +191,19 @@ impl KeyringError {
 
     /// What the user can do about it.
     pub fn hint(&self) -> String {
+        let backend = match self {
+            KeyringError::Unreachable { backend, .. }
+            | KeyringError::Locked { backend, .. }
+            | KeyringError::Timeout { backend }
+            | KeyringError::BadValue { backend, .. }
+            | KeyringError::Other { backend, .. } => *backend,
+        };
+        if backend == KeyringBackend::Keyutils && !matches!(self, KeyringError::BadValue { .. }) {
+            return "the kernel keyring needs a session keyring: run graphd in a login session or under \
+                    `keyctl session - graphd ...`, use the Secret Service (--keyring secret-service), \
+                    or pass the secret through AZURE_CLIENT_SECRET"
+                .into();
+        }
         match self {
             KeyringError::Locked { .. } => {
                 "unlock the keyring (log in to the desktop session, or `gnome-keyring-daemon --unlock`), \

@@ -420,3 +420,40 @@ fn keyring_commands_leak_nothing_at_vvv() {
     }
     assert_no_plaintext(&s.dir.path().join("home"), &[&secret]);
 }
+
+#[test]
+fn keyutils_without_a_usable_session_keyring_fails_fast_with_a_hint() {
+    let s = start(1);
+    let g = s.std_graphd();
+    // A session keyring that has been revoked: keyutils refuses every access to it.
+    let mut c = Command::new("keyctl");
+    c.args([
+        "session",
+        "-",
+        "sh",
+        "-c",
+        r#"keyctl revoke @s >/dev/null; exec "$0" secret status --keyring keyutils"#,
+    ])
+    .arg(g.get_program())
+    .env_clear();
+    for (k, v) in g.get_envs() {
+        if let Some(v) = v {
+            c.env(k, v);
+        }
+    }
+    let started = Instant::now();
+    let out = c.output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(15), "no hang");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let e = stderr_of(&out);
+    // (keyctl itself first prints "Joined session keyring: N".)
+    assert!(
+        e.lines()
+            .any(|l| l.starts_with("error: the keyutils keyring")),
+        "{e}"
+    );
+    assert!(
+        e.contains("hint: the kernel keyring needs a session keyring"),
+        "{e}"
+    );
+}
