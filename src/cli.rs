@@ -218,7 +218,7 @@ pub struct GlobalArgs {
     pub max_response_mib: u64,
 
     /// More logging on stderr: -v requests, -vv details, -vvv everything (never secrets)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, env = "GRAPHD_VERBOSE", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
     /// Where clap took each value above from (filled by `Cli::parse_with_origins`, for the
@@ -397,7 +397,14 @@ pub struct GetArgs {
     pub all: bool,
 
     /// Extra request header, repeatable (e.g. ConsistencyLevel:eventual); not Authorization
-    #[arg(long = "header", short = 'H', value_name = "K:V")]
+    /// [env: GRAPHD_HEADERS, several separated by newlines]
+    #[arg(
+        long = "header",
+        short = 'H',
+        env = "GRAPHD_HEADERS",
+        value_delimiter = '\n',
+        value_name = "K:V"
+    )]
     pub headers: Vec<String>,
 
     /// Graph API version for relative paths
@@ -583,7 +590,7 @@ pub struct CertListArgs {
     #[command(flatten)]
     pub app: AppObjectArgs,
     /// Print as JSON, for machines
-    #[arg(long)]
+    #[arg(long, env = "GRAPHD_JSON")]
     pub json: bool,
 }
 
@@ -606,16 +613,21 @@ pub struct CertRemoveArgs {
 #[derive(Debug, Args)]
 pub struct CertRotateArgs {
     /// The new certificate (PEM)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, env = "GRAPHD_NEW_CERT", value_name = "PATH")]
     pub new_cert: PathBuf,
     /// The new certificate's private key (PEM)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, env = "GRAPHD_NEW_KEY", value_name = "PATH")]
     pub new_key: PathBuf,
     /// Keep the current certificate registered after the new one works
-    #[arg(long)]
+    #[arg(long, env = "GRAPHD_KEEP_OLD")]
     pub keep_old: bool,
     /// How long to keep trying the new certificate while its registration propagates
-    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    #[arg(
+        long,
+        env = "GRAPHD_PROPAGATION_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 120
+    )]
     pub propagation_timeout: u64,
     #[command(flatten)]
     pub app: AppObjectArgs,
@@ -640,26 +652,26 @@ Examples:
 #[derive(Debug, Args)]
 pub struct CertNewArgs {
     /// Where to write the certificate (PEM); must not exist
-    #[arg(long, value_name = "PATH")]
+    #[arg(env = "GRAPHD_OUT_CERT", long, value_name = "PATH")]
     pub out_cert: PathBuf,
     /// Where to write the private key (PKCS#8 PEM, mode 0600); must not exist
-    #[arg(long, value_name = "PATH")]
+    #[arg(env = "GRAPHD_OUT_KEY", long, value_name = "PATH")]
     pub out_key: PathBuf,
     /// Subject distinguished name, e.g. CN=my-daemon or CN=app,O=Contoso
-    #[arg(long, default_value = "CN=graphd")]
+    #[arg(env = "GRAPHD_CERT_SUBJECT", long, default_value = "CN=graphd")]
     pub subject: String,
     /// Validity in days
-    #[arg(long, value_name = "N", conflicts_with = "hours", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    #[arg(env = "GRAPHD_CERT_DAYS", long, value_name = "N", conflicts_with = "hours", value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: Option<u32>,
     /// Validity in hours (short-lived CI certificates)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=87600))]
+    #[arg(env = "GRAPHD_CERT_HOURS", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=87600))]
     pub hours: Option<u32>,
     /// RSA key size in bits
-    #[arg(long, default_value_t = 2048, value_parser = parse_key_size)]
+    #[arg(env = "GRAPHD_CERT_KEY_SIZE", long, default_value_t = 2048, value_parser = parse_key_size)]
     pub key_size: u32,
     /// Also write a PKCS#12 file (mode 0600); its password comes from
     /// AZURE_CLIENT_CERTIFICATE_PASSWORD, else stdin when not a terminal, else a prompt
-    #[arg(long, value_name = "PATH")]
+    #[arg(env = "GRAPHD_CERT_PFX", long, value_name = "PATH")]
     pub pfx: Option<PathBuf>,
 }
 
@@ -675,10 +687,10 @@ pub struct CertShowArgs {
     /// The certificate: PEM, DER or PKCS#12 (.pfx/.p12, also base64); `-` = stdin
     pub path: PathBuf,
     /// Print the keyCredentials entry for the app manifest (JSON)
-    #[arg(long)]
+    #[arg(env = "GRAPHD_CERT_MANIFEST", long)]
     pub manifest: bool,
     /// Print as JSON, for machines
-    #[arg(long, conflicts_with = "manifest")]
+    #[arg(long, env = "GRAPHD_JSON", conflicts_with = "manifest")]
     pub json: bool,
 }
 
@@ -781,6 +793,34 @@ fn origins(matches: &clap::ArgMatches) -> std::collections::BTreeMap<String, Arg
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn every_flag_names_its_env_var() {
+        // Each flag either has a clap `env` or says in its help which variable stands for it
+        // (credential variables are read apart, so that two credentials can be told apart).
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_positional() || ["help", "version"].contains(&id) {
+                    continue;
+                }
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default()
+                    + &arg
+                        .get_long_help()
+                        .map(|h| h.to_string())
+                        .unwrap_or_default();
+                if arg.get_env().is_none() && !help.contains("env:") {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "graphd", &mut missing);
+        assert!(missing.is_empty(), "flags without an env var: {missing:?}");
+    }
 
     #[test]
     fn clap_definition_is_consistent() {
