@@ -29,6 +29,44 @@ fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// `cert` + `key` as a PKCS#12 file protected by `PASSWORD` (`legacy`: RC2-40/3DES, as
+/// older Windows exports are).
+fn export_pfx(cert: &Path, key: &Path, out: &Path, legacy: bool) {
+    let pass = format!("pass:{PASSWORD}");
+    let mut args = vec!["pkcs12", "-export"];
+    if legacy {
+        args.push("-legacy");
+    }
+    args.extend([
+        "-in",
+        p(cert),
+        "-inkey",
+        p(key),
+        "-out",
+        p(out),
+        "-passout",
+        &pass,
+    ]);
+    openssl(&args);
+}
+
+/// `key` as an encrypted PKCS#8 PEM (`BEGIN ENCRYPTED PRIVATE KEY`) under `PASSWORD`.
+fn encrypt_pkcs8(key: &Path, out: &Path) {
+    let pass = format!("pass:{PASSWORD}");
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-v2",
+        "aes-256-cbc",
+        "-in",
+        p(key),
+        "-out",
+        p(out),
+        "-passout",
+        &pass,
+    ]);
+}
+
 /// The emulator's registered certificate and key, as paths.
 fn app_cert(s: &Setup) -> (PathBuf, PathBuf) {
     let info = s.emu.info();
@@ -59,31 +97,8 @@ fn pkcs12_modern_legacy_base64_and_from_stdin() {
     let (cert, key) = app_cert(&s);
     let modern = s.path("modern.pfx");
     let legacy = s.path("legacy.pfx");
-    openssl(&[
-        "pkcs12",
-        "-export",
-        "-in",
-        p(&cert),
-        "-inkey",
-        p(&key),
-        "-out",
-        p(&modern),
-        "-passout",
-        &format!("pass:{PASSWORD}"),
-    ]);
-    openssl(&[
-        "pkcs12",
-        "-export",
-        "-legacy",
-        "-in",
-        p(&cert),
-        "-inkey",
-        p(&key),
-        "-out",
-        p(&legacy),
-        "-passout",
-        &format!("pass:{PASSWORD}"),
-    ]);
+    export_pfx(&cert, &key, &modern, false);
+    export_pfx(&cert, &key, &legacy, true);
     for pfx in [&modern, &legacy] {
         let out = s
             .graphd()
@@ -145,19 +160,7 @@ fn wrong_or_missing_pkcs12_password_is_said_so_before_sending() {
     let s = start(1);
     let (cert, key) = app_cert(&s);
     let legacy = s.path("legacy.pfx");
-    openssl(&[
-        "pkcs12",
-        "-export",
-        "-legacy",
-        "-in",
-        p(&cert),
-        "-inkey",
-        p(&key),
-        "-out",
-        p(&legacy),
-        "-passout",
-        &format!("pass:{PASSWORD}"),
-    ]);
+    export_pfx(&cert, &key, &legacy, true);
     let out = s
         .graphd()
         .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", "wrong")
@@ -187,18 +190,7 @@ fn encrypted_keys_pkcs8_and_traditional() {
     let (cert, key) = app_cert(&s);
     let pkcs8 = s.path("enc8.pem");
     let trad = s.path("trad.pem");
-    openssl(&[
-        "pkcs8",
-        "-topk8",
-        "-v2",
-        "aes-256-cbc",
-        "-in",
-        p(&key),
-        "-out",
-        p(&pkcs8),
-        "-passout",
-        &format!("pass:{PASSWORD}"),
-    ]);
+    encrypt_pkcs8(&key, &pkcs8);
     openssl(&[
         "rsa",
         "-in",
@@ -724,18 +716,7 @@ fn passwords_are_prompted_only_on_a_terminal_and_cert_show_reads_stdin() {
     let s = start(1);
     let (cert, key) = app_cert(&s);
     let pfx = s.path("prompt.pfx");
-    openssl(&[
-        "pkcs12",
-        "-export",
-        "-in",
-        p(&cert),
-        "-inkey",
-        p(&key),
-        "-out",
-        p(&pfx),
-        "-passout",
-        &format!("pass:{PASSWORD}"),
-    ]);
+    export_pfx(&cert, &key, &pfx, false);
     let prompt = format!("Password for {}:", pfx.display());
     let out = super::keyring::on_terminal(
         s.std_graphd(),
@@ -775,31 +756,9 @@ fn pfx_and_key_passwords_never_appear_at_vvv() {
     let s = start(1);
     let (cert, key) = app_cert(&s);
     let pfx = s.path("vvv.pfx");
-    openssl(&[
-        "pkcs12",
-        "-export",
-        "-in",
-        p(&cert),
-        "-inkey",
-        p(&key),
-        "-out",
-        p(&pfx),
-        "-passout",
-        &format!("pass:{PASSWORD}"),
-    ]);
+    export_pfx(&cert, &key, &pfx, false);
     let enc = s.path("vvv-enc.pem");
-    openssl(&[
-        "pkcs8",
-        "-topk8",
-        "-v2",
-        "aes-256-cbc",
-        "-in",
-        p(&key),
-        "-out",
-        p(&enc),
-        "-passout",
-        &format!("pass:{PASSWORD}"),
-    ]);
+    encrypt_pkcs8(&key, &enc);
     let runs = [
         s.graphd()
             .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", PASSWORD)

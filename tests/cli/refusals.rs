@@ -1,10 +1,7 @@
 //! Every refusal: its exit code, a one-line error with a hint, and — for local checks —
 //! proof that nothing was sent (the emulator saw zero token requests).
 
-use openssl::ec::{EcGroup, EcKey};
-use openssl::nid::Nid;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
+use graphd_emulator::{ClientCertSpec, ClientKey, GeneratedCert, generate_client_cert};
 
 use super::util::*;
 
@@ -61,11 +58,10 @@ fn expired_secret_is_7000222() {
 #[test]
 fn unregistered_certificate_is_700027_and_prints_its_thumbprint() {
     let s = shared();
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let cert = graphd_test_cert(&key);
+    let g = generated(ClientKey::Rsa(2048));
     let (c, k) = (s.path("unreg-cert.pem"), s.path("unreg-key.pem"));
-    write_private(&c, &cert.to_pem().unwrap());
-    write_private(&k, &key.private_key_to_pem_pkcs8().unwrap());
+    write_private(&c, &g.cert_pem);
+    write_private(&k, &g.key_pem);
     let out = s
         .graphd()
         .arg("users")
@@ -78,14 +74,8 @@ fn unregistered_certificate_is_700027_and_prints_its_thumbprint() {
     assert_eq!(out.status.code(), Some(3));
     let e = stderr_of(&out);
     assert!(e.contains("AADSTS700027"), "{e}");
-    let thumbprint: String = cert
-        .digest(openssl::hash::MessageDigest::sha1())
-        .unwrap()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
     assert!(
-        hint(&e).contains(&thumbprint),
+        hint(&e).contains(&g.sha1_thumbprint_hex),
         "the hint names the thumbprint to upload: {e}"
     );
 }
@@ -162,24 +152,14 @@ fn unknown_select_property_is_a_graph_400() {
     assert!(stderr_of(&out).contains("HTTP 400"), "{}", stderr_of(&out));
 }
 
-fn graphd_test_cert(key: &PKey<openssl::pkey::Private>) -> openssl::x509::X509 {
-    use openssl::asn1::Asn1Time;
-    use openssl::hash::MessageDigest;
-    use openssl::x509::{X509, X509NameBuilder};
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "not-registered").unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    b.sign(key, MessageDigest::sha256()).unwrap();
-    b.build()
+/// A certificate nobody registered, valid now, with a key of the given kind.
+fn generated(key: ClientKey) -> GeneratedCert {
+    generate_client_cert(&ClientCertSpec {
+        key,
+        common_name: "not-registered".into(),
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 /// A key that Entra would refuse is refused locally, before any request.
@@ -209,39 +189,23 @@ fn refused_locally(cert_pem: &[u8], key_pem: &[u8], expect: &str) {
 
 #[test]
 fn small_rsa_key_is_refused_before_sending() {
-    let key = PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap();
-    let cert = graphd_test_cert(&key);
-    refused_locally(
-        &cert.to_pem().unwrap(),
-        &key.private_key_to_pem_pkcs8().unwrap(),
-        "1024 bits",
-    );
+    let g = generated(ClientKey::Rsa(1024));
+    refused_locally(&g.cert_pem, &g.key_pem, "1024 bits");
 }
 
 #[test]
 fn ec_key_is_refused_before_sending() {
-    let key = PKey::from_ec_key(
-        EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
-    )
-    .unwrap();
-    let cert = graphd_test_cert(&key);
-    refused_locally(
-        &cert.to_pem().unwrap(),
-        &key.private_key_to_pem_pkcs8().unwrap(),
-        "EC key, not RSA",
-    );
+    let g = generated(ClientKey::EcP256);
+    refused_locally(&g.cert_pem, &g.key_pem, "EC key, not RSA");
 }
 
 #[test]
 fn mismatched_key_is_refused_before_sending() {
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let other = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let cert = graphd_test_cert(&key);
-    refused_locally(
-        &cert.to_pem().unwrap(),
-        &other.private_key_to_pem_pkcs8().unwrap(),
-        "does not match",
+    let (g, other) = (
+        generated(ClientKey::Rsa(2048)),
+        generated(ClientKey::Rsa(2048)),
     );
+    refused_locally(&g.cert_pem, &other.key_pem, "does not match");
 }
 
 #[test]
