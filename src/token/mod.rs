@@ -419,13 +419,16 @@ pub fn parse_token_response(body: &[u8], requested_at: SystemTime) -> Result<Tok
         .ok_or_else(|| TokenError::BadResponse {
             reason: "expires_in is not a number of seconds".into(),
         })?;
-    let refresh_on = response
-        .refresh_in
-        .and_then(|r| r.seconds())
-        .map(|s| requested_at + Duration::from_secs(s));
+    // A lifetime past what SystemTime can hold is a broken answer, not a panic (found by the
+    // token_response fuzzer: "expires_in":"11011111111111111111").
+    let at = |secs: u64| requested_at.checked_add(Duration::from_secs(secs));
+    let expires_on = at(expires_in).ok_or_else(|| TokenError::BadResponse {
+        reason: "expires_in is out of range".into(),
+    })?;
+    let refresh_on = response.refresh_in.and_then(|r| r.seconds()).and_then(at);
     Ok(Token {
         access_token: response.access_token,
-        expires_on: requested_at + Duration::from_secs(expires_in),
+        expires_on,
         refresh_on,
     })
 }
@@ -462,6 +465,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.refresh_on, Some(t0 + Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn an_absurd_lifetime_is_an_error_not_a_panic() {
+        let body = br#"{"token_type":"Bearer","expires_in":"11011111111111111111","refresh_in":18446744073709551615,"access_token":"abc"}"#;
+        let e = parse_token_response(body, SystemTime::now()).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
     }
 
     #[test]
