@@ -1,8 +1,10 @@
-//! The error taxonomy, exit codes, hints, and the `error:` / `caused by:` / `hint:` rendering.
+//! The top-level error, the one place exit codes are assigned, and the `error:` / `caused by:`
+//! / `note:` / `hint:` rendering.
 //!
-//! Exit codes come from matching variants, never from downcasting. Rendering prints the
-//! error, one `caused by:` line per source, any ids support needs (`note:`), and a hint.
-//! Nothing rendered here can hold a secret: no error type carries one (see `secret`).
+//! Each domain owns its error enum and says, through `diagnostic::Diagnostic`, what the user
+//! can do; this module wraps them, maps each variant to an exit code by matching (never by
+//! downcasting), and renders. Nothing rendered here can hold a secret: no error type carries
+//! one (see `secret`). The exit codes are documented in the README and in `--help`.
 
 use std::error::Error as StdError;
 use std::fmt::Write;
@@ -10,10 +12,12 @@ use std::fmt::Write;
 use crate::config::ConfigError;
 use crate::credential::CredentialError;
 use crate::credential::keyring::KeyringError;
+use crate::credential::make::MakeError;
+use crate::diagnostic::Diagnostic;
 use crate::graph::GraphError;
+use crate::graph::query::QueryError;
 use crate::http::HttpSetupError;
 use crate::output::OutputError;
-use crate::request::UsageError;
 use crate::token::TokenError;
 use crate::token::cache::CacheError;
 
@@ -27,6 +31,24 @@ pub mod exit {
     pub const NETWORK: u8 = 5;
 }
 
+/// How a command that did not fail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// The answer is "no" and the command already said so on stdout (`secret status` with
+    /// nothing stored): exit code 1, no error message.
+    Absent,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Success => exit::SUCCESS,
+            Outcome::Absent => exit::OTHER,
+        }
+    }
+}
+
 /// Everything `run` can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -37,24 +59,28 @@ pub enum Error {
     #[error(transparent)]
     Credential(#[from] CredentialError),
     #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error(transparent)]
+    Make(#[from] MakeError),
+    #[error(transparent)]
     Token(#[from] TokenError),
     #[error(transparent)]
     Graph(GraphError),
     #[error(transparent)]
-    Output(#[from] OutputError),
-    #[error(transparent)]
-    Keyring(#[from] KeyringError),
+    Query(#[from] QueryError),
     #[error(transparent)]
     Cache(#[from] CacheError),
     #[error(transparent)]
-    CertTool(#[from] crate::commands::cert::CertToolError),
-    #[error(transparent)]
-    Keys(#[from] crate::commands::keys::KeysError),
-    #[error(transparent)]
-    Usage(#[from] UsageError),
-    /// `graphd secret status` found nothing; its message is already on stdout.
-    #[error("no client secret stored")]
-    NotStored,
+    Output(#[from] OutputError),
+    /// A multi-step change (`cert rotate`) stopped: what the app holds now and what to run next.
+    #[error("rotation stopped: {what}")]
+    Rotation {
+        what: String,
+        state: String,
+        next: String,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 // By hand, not `#[from]`: a token failure met while talking to Graph (a renewal after a 401)
@@ -69,17 +95,16 @@ impl From<GraphError> for Error {
 }
 
 impl Error {
-    /// The process exit code for this error.
+    /// The process exit code for this error: the one place they are assigned.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::HttpSetup(_) | Error::Usage(_) => exit::USAGE,
-            Error::Credential(CredentialError::NoCredential { .. }) => exit::USAGE,
-            Error::Credential(_) => exit::AUTH,
-            Error::Keyring(_) => exit::AUTH,
-            Error::Cache(_) | Error::NotStored => exit::OTHER,
-            Error::CertTool(e) if e.is_usage() => exit::USAGE,
-            Error::CertTool(_) => exit::OTHER,
-            Error::Keys(e) => e.exit_code(),
+            Error::Config(_) | Error::HttpSetup(_) | Error::Query(_) => exit::USAGE,
+            Error::Credential(e) | Error::Token(TokenError::Credential(e)) if e.is_usage() => {
+                exit::USAGE
+            }
+            Error::Credential(_) | Error::Keyring(_) => exit::AUTH,
+            Error::Make(e) if e.is_usage() => exit::USAGE,
+            Error::Make(_) | Error::Cache(_) | Error::Output(_) => exit::OTHER,
             Error::Token(TokenError::Credential(_)) => exit::AUTH,
             Error::Token(TokenError::Entra(e)) if e.is_transient() => exit::NETWORK,
             Error::Token(TokenError::Entra(_)) => exit::AUTH,
@@ -88,55 +113,38 @@ impl Error {
             ) => exit::NETWORK,
             Error::Graph(g) if g.is_refusal() => exit::GRAPH_REFUSED,
             Error::Graph(_) => exit::NETWORK,
-            Error::Output(OutputError::Closed) => exit::SUCCESS,
-            Error::Output(_) => exit::OTHER,
+            Error::Rotation { source, .. } => source.exit_code(),
         }
+    }
+
+    /// The inner error's diagnostic.
+    fn diagnostic(&self) -> Option<&dyn Diagnostic> {
+        Some(match self {
+            Error::Config(e) => e,
+            Error::HttpSetup(e) => e,
+            Error::Credential(e) => e,
+            Error::Keyring(e) => e,
+            Error::Make(e) => e,
+            Error::Token(e) => e,
+            Error::Graph(e) => e,
+            Error::Query(e) => e,
+            Error::Cache(e) => e,
+            Error::Output(e) => e,
+            Error::Rotation { .. } => return None,
+        })
     }
 
     fn hint(&self) -> Option<String> {
         match self {
-            Error::Config(e) => e.hint(),
-            Error::HttpSetup(_) => Some("--ca-bundle must be a PEM file of CA certificates".into()),
-            Error::Credential(e) | Error::Token(TokenError::Credential(e)) => e.hint(),
-            Error::Token(TokenError::Entra(e)) => e.hint(),
-            Error::Token(TokenError::Send(e)) if e.deadline_hit => Some(
-                "the whole command ran out of time: raise --deadline (seconds)".into(),
-            ),
-            Error::Token(TokenError::Send(_)) => Some(
-                "check the network, HTTPS_PROXY / NO_PROXY, and --ca-bundle if a proxy inspects TLS; \
-                 --timeout sets the time one attempt may take"
-                    .into(),
-            ),
-            Error::Token(TokenError::Status { status: 300..=399, .. }) => Some(
-                "the token endpoint redirected and graphd follows no redirects: --authority-host must be \
-                 the authority itself (e.g. https://login.microsoftonline.com)"
-                    .into(),
-            ),
-            Error::Token(TokenError::Status { .. } | TokenError::BadResponse { .. }) => Some(
-                "something other than Entra answered (a proxy or captive portal?): check --authority-host, \
-                 HTTPS_PROXY / NO_PROXY"
-                    .into(),
-            ),
-            Error::Graph(e) => e.hint(),
-            Error::Keyring(e) => Some(e.hint()),
-            Error::CertTool(e) => e.hint(),
-            Error::Keys(e) => e.hint(),
-            Error::Usage(e) => Some(e.hint()),
-            _ => None,
+            Error::Rotation { next, .. } => Some(format!("next: {next}")),
+            e => e.diagnostic().and_then(|d| d.hint()),
         }
     }
 
     fn notes(&self) -> Vec<String> {
         match self {
-            Error::Token(TokenError::Entra(e)) => e.notes(),
-            Error::Token(TokenError::Status {
-                request_id: Some(r),
-                ..
-            }) => vec![format!("request id: {r}")],
-            Error::Token(TokenError::Send(e)) => e.notes(),
-            Error::Graph(e) => e.notes(),
-            Error::Keys(e) => e.notes(),
-            _ => Vec::new(),
+            Error::Rotation { state, .. } => vec![format!("state: {state}")],
+            e => e.diagnostic().map(|d| d.notes()).unwrap_or_default(),
         }
     }
 }
@@ -171,7 +179,41 @@ mod tests {
             3
         );
         assert_eq!(Error::from(GraphError::RepeatedNextLink).exit_code(), 5);
-        assert_eq!(Error::from(OutputError::Closed).exit_code(), 0);
+        assert_eq!(Error::from(GraphError::NoObjectId).exit_code(), 4);
+        assert_eq!(
+            Error::from(OutputError::Io(std::io::ErrorKind::Other.into())).exit_code(),
+            1
+        );
+        // The same failure has the same code whatever the command: a keyring that cannot be
+        // read is 3, met by `secret status` or by `users` looking for a stored secret.
+        let unreachable = || KeyringError::Timeout {
+            backend: crate::credential::KeyringBackend::Keyutils,
+        };
+        assert_eq!(Error::from(unreachable()).exit_code(), 3);
+        assert_eq!(
+            Error::from(CredentialError::NoCredential {
+                backend: "keyutils",
+                cause: Some(unreachable()),
+            })
+            .exit_code(),
+            3
+        );
+        assert_eq!(
+            Error::from(CredentialError::NoCredential {
+                backend: "keyutils",
+                cause: None,
+            })
+            .exit_code(),
+            2
+        );
+        let rotation = Error::Rotation {
+            what: "w".into(),
+            state: "s".into(),
+            next: "n".into(),
+            source: Box::new(Error::from(GraphError::NoObjectId)),
+        };
+        assert_eq!(rotation.exit_code(), 4);
+        assert_eq!(Outcome::Absent.exit_code(), 1);
     }
 
     #[test]

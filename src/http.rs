@@ -38,6 +38,12 @@ pub enum HttpSetupError {
     Build(#[source] reqwest::Error),
 }
 
+impl crate::diagnostic::Diagnostic for HttpSetupError {
+    fn hint(&self) -> Option<String> {
+        Some("--ca-bundle must be a PEM file of CA certificates".into())
+    }
+}
+
 /// A request that did not produce a response body.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {

@@ -1,83 +1,73 @@
 //! graphd gets an app-only access token from Microsoft Entra ID (OAuth 2.0 client
 //! credentials) and calls Microsoft Graph with it.
 //!
-//! The flow is `cli` (flags) → `config` (validated `Config`) → `credential` (secret or
-//! certificate, checked locally) → `token` (one POST to the token endpoint) → `graph`
-//! (authenticated, paged GETs) → `output` (the only writer to stdout). `error` maps every
-//! failure to an exit code and a hint. Secrets live only in the `secret` newtypes.
+//! The flow is `cli` (flags) → `config` (layers → validated `Config`) → `credential` (secret
+//! or certificate, checked locally) → `token` (the encrypted cache, else one POST to the token
+//! endpoint) → `graph` (authenticated, paged requests) → `output` (the only writer to stdout).
+//! `commands` holds one module per subcommand; `error` maps every failure to an exit code and
+//! a hint. Secrets live only in the `secret` newtypes. See ARCHITECTURE.md for the map.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cli;
+pub mod cloud;
 pub mod commands;
 pub mod config;
 pub mod credential;
+pub mod diagnostic;
 pub mod error;
+pub mod files;
 pub mod graph;
 pub mod hardening;
 pub mod http;
+pub mod names;
 pub mod output;
-pub mod request;
 pub mod retry;
 pub mod secret;
-pub mod settings;
 pub mod term;
+pub mod time;
 pub mod token;
 
 use std::io;
 
-use crate::cli::{ArgOrigin, CacheCommand, CertCommand, Cli, Command, ConfigCommand};
+use crate::cli::{ArgOrigin, CacheCommand, Cli, Command, ConfigCommand};
 use crate::config::{Config, ProcessEnv};
-use crate::error::Error;
+use crate::error::{Error, Outcome};
 use crate::output::OutputError;
 
-/// Runs one parsed command line.
-pub fn run(cli: Cli) -> Result<(), Error> {
+/// Runs one parsed command line: `Ok` with how it ended, or the error to render. The exit
+/// code of either comes from `error` (`Outcome::exit_code`, `Error::exit_code`).
+pub fn run(cli: Cli) -> Result<Outcome, Error> {
     term::init(cli.global.color);
     init_logging(cli.global.verbose);
     hardening::disable_core_dumps();
     credential::assertion::install_crypto_provider();
-    // Commands that need no tenant, client or credential.
-    let early = match &cli.command {
-        Command::Cache(CacheCommand::Clear) => Some(commands::cache::clear()),
-        Command::Cert(cmd @ (CertCommand::New(_) | CertCommand::Show(_))) => {
-            Some(commands::cert::run(cmd, &cli.global, &ProcessEnv))
-        }
-        Command::Completions(a) => Some(commands::completions::run(a.shell)),
-        Command::Man => Some(commands::completions::man()),
-        Command::Config(ConfigCommand::Show) => {
-            Some(commands::show_config::show(&cli.global, &ProcessEnv))
-        }
-        _ => None,
-    };
-    if let Some(result) = early {
-        return quiet_on_closed(result);
-    }
-    let mut config = Config::from_args(&cli.global, &ProcessEnv)?;
-    tracing::debug!(target: "graphd", "{config:?}");
-    let result = match cli.command {
-        Command::Users(args) => commands::users::run(&config, &args),
-        Command::User(args) => commands::user::run(&config, &args),
+    let env = ProcessEnv;
+    let config = || Config::from_args(&cli.global, &env);
+    let done = |r: Result<(), Error>| r.map(|()| Outcome::Success);
+    let result = match &cli.command {
+        Command::Users(args) => done(commands::users::run(&config()?, args)),
+        Command::User(args) => done(commands::user::run(&config()?, args)),
         Command::Get(args) => {
             let given = cli.global.origin("api_version") != ArgOrigin::Default;
-            commands::get::run(&config, &args, given)
+            done(commands::get::run(&config()?, args, given))
         }
-        Command::Token(args) => commands::token::run(&mut config, &args),
-        Command::ConsentUrl(args) => commands::consent::run(&config, &args),
-        Command::Secret(cmd) => commands::secret::run(&config, cmd),
-        Command::Cert(cmd) => commands::keys::run(&config, &cmd),
-        Command::Cache(_) | Command::Completions(_) | Command::Man | Command::Config(_) => {
-            unreachable!("handled above")
+        Command::Token(args) => done(commands::token::run(&config()?, args)),
+        Command::ConsentUrl(args) => done(commands::consent::run(&config()?, args)),
+        Command::Secret(cmd) => commands::secret::run(&config()?, cmd),
+        Command::Cert(cmd) => done(commands::cert::run(cmd, &cli.global, &env)),
+        Command::Cache(CacheCommand::Clear) => done(commands::cache::clear()),
+        Command::Config(ConfigCommand::Show) => {
+            done(commands::show_config::show(&cli.global, &env))
         }
+        Command::Completions(a) => done(commands::completions::run(a.shell)),
+        Command::Man => done(commands::completions::man()),
     };
-    quiet_on_closed(result)
-}
-
-/// A reader that went away (`graphd users | head`) is not an error.
-fn quiet_on_closed(result: Result<(), Error>) -> Result<(), Error> {
     match result {
-        Err(Error::Output(OutputError::Closed)) => Ok(()),
+        // A reader that went away (`graphd users | head`) is not an error: the one place
+        // this is decided.
+        Err(Error::Output(OutputError::Closed)) => Ok(Outcome::Success),
         other => other,
     }
 }

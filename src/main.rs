@@ -1,22 +1,17 @@
-//! The graphd binary: parse, run, render the error, return the exit code.
+//! The graphd binary: parse, run, render the error, return the exit code `run` gave.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = graphd::cli::Cli::parse_with_origins();
-    match graphd::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    ExitCode::from(match graphd::run(cli) {
+        Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            let code = err.exit_code();
-            if code != graphd::error::exit::SUCCESS
-                && !matches!(err, graphd::error::Error::NotStored)
-            {
-                eprint!(
-                    "{}",
-                    graphd::term::style_error(&graphd::error::render(&err))
-                );
-            }
-            ExitCode::from(code)
+            eprint!(
+                "{}",
+                graphd::term::style_error(&graphd::error::render(&err))
+            );
+            err.exit_code()
         }
-    }
+    })
 }

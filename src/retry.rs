@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::blocking::RequestBuilder;
 use tracing::{info, warn};
 
+use crate::diagnostic::Diagnostic;
 use crate::http::{Http, Reply, SendError};
 
 /// Retries after the first attempt (`--max-retries`): 5 attempts in all.
@@ -86,9 +87,25 @@ pub struct RetryError {
     pub source: SendError,
 }
 
-impl RetryError {
+impl Diagnostic for RetryError {
+    /// What to do about a request that never got a usable answer (Entra's or Graph's alike).
+    fn hint(&self) -> Option<String> {
+        Some(match &self.source {
+            _ if self.deadline_hit => {
+                "the whole command ran out of time: raise --deadline (seconds), or list less (--max-items)"
+                    .into()
+            }
+            SendError::TooLarge { .. } => {
+                "raise --max-response-mib, or ask for smaller pages with --top".into()
+            }
+            _ => "check the network, HTTPS_PROXY / NO_PROXY, and --ca-bundle if a proxy inspects TLS; \
+                  --timeout sets the time one attempt may take"
+                .into(),
+        })
+    }
+
     /// The ids Microsoft support asks for.
-    pub fn notes(&self) -> Vec<String> {
+    fn notes(&self) -> Vec<String> {
         self.last_request_id
             .iter()
             .map(|r| format!("last request-id: {r}"))

@@ -80,8 +80,35 @@ impl fmt::Debug for PrivateKeyDer {
     }
 }
 
-/// Bytes read from a file or stdin that may hold secret material (a secret, a PEM key).
-pub type SecretBytes = Zeroizing<Vec<u8>>;
+/// Bytes read from a file, a pipe or stdin that may hold secret material (a client secret, a PEM
+/// key, a PKCS#12 file, a password): zeroized on drop, capacity included, and never printed.
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    /// Takes ownership of `bytes`; they are zeroized with the wrapper.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The bytes, for the parser that reads them.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes([redacted], {} bytes)", self.0.len())
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -92,15 +119,19 @@ mod tests {
     #[test]
     fn debug_is_redacted() {
         let shown = format!(
-            "{:?} {:?} {:?} {:?}",
+            "{:?} {:?} {:?} {:?} {:?} {:?}",
             ClientSecret::new(CANARY.into()),
             AccessToken::new(CANARY.into()),
             Assertion::new(CANARY.into()),
-            PrivateKeyDer::new(CANARY.as_bytes().to_vec())
+            CertPassword::new(CANARY.into()),
+            PrivateKeyDer::new(CANARY.as_bytes().to_vec()),
+            SecretBytes::new(CANARY.as_bytes().to_vec())
         );
         assert!(!shown.contains(CANARY), "{shown}");
         assert!(!shown.contains("canary"), "{shown}");
-        assert_eq!(shown.matches("[redacted]").count(), 4, "{shown}");
+        // Not even the bytes as numbers.
+        assert!(!shown.contains("115, 51"), "{shown}");
+        assert_eq!(shown.matches("[redacted]").count(), 6, "{shown}");
     }
 
     #[test]

@@ -8,9 +8,19 @@ use std::io::IsTerminal;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::ColorChoice;
+/// When to colour (`--color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Only on a terminal, and never when NO_COLOR is set
+    Auto,
+    /// Always (also when piped)
+    Always,
+    /// Never
+    Never,
+}
 
 static CHOICE: OnceLock<ColorChoice> = OnceLock::new();
 

@@ -4,8 +4,7 @@
 //! the certificate's file). Encrypted inputs are opened with the password "fuzz".
 #![no_main]
 
-use graphd::cli::AssertionAlg;
-use graphd::credential::certificate::CertificateCredential;
+use graphd::credential::{AssertionAlg, CertificateCredential};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +13,8 @@ fuzz_target!(|data: &[u8]| {
         Some(i) => (&data[..i], Some(&data[i + 1..])),
         None => (data, None),
     };
-    match CertificateCredential::from_bytes(cert, key, AssertionAlg::Ps256, Some("fuzz")) {
+    let now = std::time::SystemTime::now();
+    match CertificateCredential::from_bytes(cert, key, AssertionAlg::Ps256, Some("fuzz"), now) {
         Ok(c) => {
             assert_eq!(c.thumbprint_hex().len(), 40);
             assert!(!format!("{c:?}").contains("PRIVATE"));

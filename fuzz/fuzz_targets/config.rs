@@ -3,20 +3,10 @@
 //! 0x01 byte, `NAME=value` environment lines.
 #![no_main]
 
-use std::collections::HashMap;
-
 use clap::Parser;
 use graphd::cli::Cli;
-use graphd::config::{Config, Env};
+use graphd::config::{Config, MapEnv};
 use libfuzzer_sys::fuzz_target;
-
-struct MapEnv(HashMap<String, String>);
-
-impl Env for MapEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        self.0.get(name).cloned()
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -43,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
             let again = Config::from_args(&cli.global, &MapEnv(other)).expect("same flags");
             assert_eq!(format!("{config:?}"), format!("{again:?}"));
         }
-        let _ = config.token_url();
+        let _ = config.token_request(None).token_url();
         let _ = config.users_url();
         let _ = config.admin_consent_url();
     }

@@ -6,6 +6,7 @@ use clap::CommandFactory;
 use crate::cli::{Cli, Shell};
 use crate::error::Error;
 use crate::output;
+use crate::output::OutputError;
 
 pub fn run(shell: Shell) -> Result<(), Error> {
     use clap_complete::Shell as S;
@@ -26,7 +27,7 @@ pub fn man() -> Result<(), Error> {
     let mut buf = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut buf)
-        .map_err(crate::output::OutputError::Io)?;
+        .map_err(OutputError::Io)?;
     output::bytes(&buf)?;
     Ok(())
 }

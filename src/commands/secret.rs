@@ -1,19 +1,20 @@
 //! `graphd secret set|status|delete`: the client secret in the OS keyring.
 
-use std::io;
+use std::io::{self, IsTerminal};
 
-use crate::cli::{KeyringBackend, SecretCommand};
+use crate::cli::SecretCommand;
 use crate::config::Config;
-use crate::credential;
-use crate::error::Error;
+use crate::credential::{self, KeyringBackend};
+use crate::error::{Error, Outcome};
 use crate::output;
 
-pub fn run(config: &Config, cmd: SecretCommand) -> Result<(), Error> {
+pub fn run(config: &Config, cmd: &SecretCommand) -> Result<Outcome, Error> {
     let slot = &config.keyring;
     let backend = slot.backend.name();
     match cmd {
         SecretCommand::Set => {
-            let secret = credential::read_new_secret(&mut io::stdin().lock())?;
+            let terminal = io::stdin().is_terminal();
+            let secret = credential::read_new_secret(&mut io::stdin().lock(), terminal)?;
             slot.set(&secret)?;
             if slot.backend == KeyringBackend::Keyutils {
                 tracing::warn!(
@@ -36,7 +37,7 @@ pub fn run(config: &Config, cmd: SecretCommand) -> Result<(), Error> {
                     "no client secret is stored in the {backend} keyring for {}",
                     slot.account
                 ))?;
-                return Err(Error::NotStored);
+                return Ok(Outcome::Absent);
             }
         },
         SecretCommand::Delete => {
@@ -53,5 +54,5 @@ pub fn run(config: &Config, cmd: SecretCommand) -> Result<(), Error> {
             }
         }
     }
-    Ok(())
+    Ok(Outcome::Success)
 }

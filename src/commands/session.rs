@@ -3,7 +3,8 @@
 //! before any Graph request, so a credential Entra refuses fails first. `Tokens` keeps the
 //! credential for the run, to renew the token once if Graph answers 401.
 
-use std::io;
+use std::io::{self, IsTerminal};
+use std::time::SystemTime;
 
 use crate::config::Config;
 use crate::credential::Credential;
@@ -17,19 +18,34 @@ pub fn http(config: &Config) -> Result<Http, Error> {
     Ok(Http::new(config.ca_bundle.as_deref())?.with_max_body(config.max_response_bytes))
 }
 
+/// The run's credential, read and checked now.
+pub fn credential(config: &Config) -> Result<Credential, Error> {
+    let terminal = io::stdin().is_terminal();
+    Ok(Credential::load(
+        &config.credential,
+        &mut io::stdin().lock(),
+        terminal,
+        SystemTime::now(),
+    )?)
+}
+
 /// The run's token provider, with a first token already in hand.
-pub fn tokens<'a>(http: &'a Http, config: &'a Config) -> Result<Tokens<'a>, Error> {
-    let credential = Credential::load(&config.credential, &mut io::stdin().lock())?;
-    let tokens = Tokens::new(http, config, credential);
+pub fn tokens<'a>(http: &'a Http, config: &Config) -> Result<Tokens<'a>, Error> {
+    let tokens = Tokens::new(http, config.token_request(None), credential(config)?);
     tokens.bearer()?;
     Ok(tokens)
 }
 
-/// One token (for `graphd token`): the credential is dropped as soon as it is in hand.
-pub fn token(config: &Config) -> Result<Token, Error> {
+/// One token for `scope` (Graph's by default), for `graphd token`: the credential is dropped
+/// as soon as it is in hand.
+pub fn token(config: &Config, scope: Option<String>) -> Result<Token, Error> {
     let http = http(config)?;
-    let credential = Credential::load(&config.credential, &mut io::stdin().lock())?;
-    Ok(token::obtain(&http, config, &credential)?)
+    let credential = credential(config)?;
+    Ok(token::obtain(
+        &http,
+        &config.token_request(scope),
+        &credential,
+    )?)
 }
 
 /// Writes a short note for the user on stderr (e.g. `count: 42`); never data, never secrets.

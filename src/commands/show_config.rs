@@ -1,214 +1,114 @@
 //! `graphd config show`: every resolved setting, its value and where it came from (flag,
-//! env, parameters file, profile, cloud, default). Secrets are never shown: a credential is
+//! env, parameters file, profile, cloud, default), read from the configuration layers as they
+//! are, so it also shows an incomplete setup. Secrets are never shown: a credential is
 //! described (its kind and where it is), a secret value is `[redacted]`.
-//!
-//! It validates nothing beyond reading the files, so it also shows an incomplete setup.
 
 use serde_json::{Map, Value, json};
 
-use crate::cli::{ArgOrigin, GlobalArgs, OutputFormat};
-use crate::config::{
-    self, CredentialSource, ENV_CERT_PATH, ENV_CLIENT_SECRET, ENV_TOKEN_CACHE, Env,
-};
+use crate::cli::{ArgOrigin, GlobalArgs};
+use crate::config::{Env, Layers, Origin, Sourced};
 use crate::error::Error;
-use crate::output::{self, Output};
-use crate::settings::{self, FileCredential, Origin, ParamsCredential};
+use crate::names;
+use crate::output::{self, Output, OutputFormat};
 
 /// One row: setting, value, origin.
 type Row = (&'static str, String, String);
 
-fn origin_of(args: &GlobalArgs, id: &str, flag: &'static str, env: &'static str) -> String {
-    match args.origin(id) {
-        ArgOrigin::Env => Origin::Env(env).to_string(),
-        ArgOrigin::Default => Origin::Default.to_string(),
-        ArgOrigin::CommandLine => Origin::Flag(flag).to_string(),
+fn row<T>(name: &'static str, s: &Sourced<T>, show: impl Fn(&T) -> String) -> Row {
+    (name, show(&s.value), s.origin.to_string())
+}
+
+fn optional<T>(
+    name: &'static str,
+    s: &Option<Sourced<T>>,
+    show: impl Fn(&T) -> String,
+    none: &str,
+) -> Row {
+    match s {
+        Some(s) => row(name, s, show),
+        None => (name, none.to_string(), String::new()),
     }
 }
 
-pub fn rows(args: &GlobalArgs, env: &dyn Env) -> Result<Vec<Row>, Error> {
-    let r = settings::resolve(args, env).map_err(config::ConfigError::from)?;
-    let unset = || "(not set)".to_string();
-    let show = |v: Option<settings::Sourced<String>>| match v {
-        Some(s) => (s.value, s.origin.to_string()),
-        None => (unset(), String::new()),
-    };
-    let mut rows: Vec<Row> = Vec::new();
-    let (profile, profile_origin) = match (&r.profile, &args.profile) {
-        (Some((name, _)), Some(_)) => (
-            name.clone(),
-            origin_of(args, "profile", "--profile", "GRAPHD_PROFILE"),
-        ),
-        (Some((name, _)), None) => (
-            name.clone(),
-            "default_profile, or the profile named default".into(),
-        ),
-        (None, _) => ("(none)".into(), String::new()),
-    };
-    rows.push(("profile", profile, profile_origin));
-    rows.push((
-        "profile file",
-        r.profile_file
-            .as_ref()
-            .map(|p| {
-                format!(
-                    "{}{}",
-                    p.display(),
-                    if p.exists() { "" } else { " (absent)" }
-                )
-            })
-            .unwrap_or_else(unset),
-        String::new(),
-    ));
-    rows.push((
-        "parameters file",
-        r.params_path
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "(none)".into()),
-        if r.params_path.is_some() {
-            origin_of(args, "config", "--config", "GRAPHD_CONFIG")
-        } else {
-            String::new()
-        },
-    ));
-    let (v, o) = show(r.tenant);
-    rows.push(("tenant", v, o));
-    let (v, o) = show(r.client_id);
-    rows.push(("client id", v, o));
-    rows.push((
-        "cloud",
-        r.cloud.value.name().into(),
-        r.cloud.origin.to_string(),
-    ));
-    rows.push((
-        "authority host",
-        r.authority_host.value.clone(),
-        r.authority_host.origin.to_string(),
-    ));
-    rows.push((
-        "graph endpoint",
-        r.graph_endpoint.value.clone(),
-        r.graph_endpoint.origin.to_string(),
-    ));
-    rows.push((
-        "scope",
-        format!("{}/.default", r.graph_endpoint.value.trim_end_matches('/')),
-        format!("graph endpoint ({})", r.graph_endpoint.origin),
-    ));
-    if let Some(e) = &r.endpoint {
-        rows.push(("endpoint", e.value.to_string(), e.origin.to_string()));
-    }
-    let (v, o) = match &r.ca_bundle {
-        Some(c) => (c.value.display().to_string(), c.origin.to_string()),
-        None => ("(system roots only)".into(), Origin::Default.to_string()),
-    };
-    rows.push(("CA bundle", v, o));
-
-    let alg = r.assertion_alg.value;
-    let given_alg = (!matches!(r.assertion_alg.origin, Origin::Default)).then_some(alg);
-    let (cred, cred_origin) = match config::resolve_credential(args, env, given_alg)? {
-        Some(c) => {
-            let origin = match &c {
-                CredentialSource::SecretEnv(_) => Origin::Env(ENV_CLIENT_SECRET).to_string(),
-                CredentialSource::SecretStdin => origin_of(
-                    args,
-                    "secret_stdin",
-                    "--secret-stdin",
-                    "GRAPHD_SECRET_STDIN",
-                ),
-                CredentialSource::SecretFile(_) => {
-                    origin_of(args, "secret_file", "--secret-file", "GRAPHD_SECRET_FILE")
-                }
-                CredentialSource::Certificate { .. } if args.cert.is_some() => {
-                    Origin::Flag("--cert").to_string()
-                }
-                CredentialSource::Certificate { .. } if args.thumbprint.is_some() => {
-                    Origin::Flag("--thumbprint").to_string()
-                }
-                CredentialSource::FederatedFile(_) if args.federated_token_file.is_some() => {
-                    Origin::Flag("--federated-token-file").to_string()
-                }
-                CredentialSource::FederatedFile(_) => {
-                    Origin::Env(crate::config::ENV_FEDERATED_TOKEN_FILE).to_string()
-                }
-                _ => Origin::Env(ENV_CERT_PATH).to_string(),
-            };
-            let d = match &c {
-                CredentialSource::SecretEnv(_) => "client secret [redacted]".to_string(),
-                other => other.describe(),
-            };
-            (d, origin)
-        }
-        None => match r.credential {
-            Some(s) => {
-                let d = match &s.value {
-                    FileCredential::Params(ParamsCredential::Secret(_)) => {
-                        "client secret [redacted] (plaintext in the file: consider `graphd secret set`)".to_string()
-                    }
-                    FileCredential::Params(ParamsCredential::KeyWithThumbprint { key, thumbprint }) => {
-                        format!("private key {} with thumbprint {thumbprint} (RS256 + x5t)", key.display())
-                    }
-                    FileCredential::Params(ParamsCredential::Certificate { cert, key, .. })
-                    | FileCredential::ProfileCertificate { cert, key } => format!(
-                        "certificate {} (key {})",
-                        cert.display(),
-                        key.as_ref().map_or("in the same file".into(), |k| k.display().to_string())
-                    ),
-                    FileCredential::ProfileFederated(f) => {
-                        format!("federated token file {}", f.display())
-                    }
-                };
-                (d, s.origin.to_string())
-            }
-            None => (
-                format!(
-                    "client secret stored with `graphd secret set` in the {} keyring",
-                    r.keyring.value.name()
-                ),
-                "default (no credential given)".into(),
-            ),
-        },
-    };
-    rows.push(("credential", cred, cred_origin));
-    rows.push((
-        "keyring",
-        r.keyring.value.name().into(),
-        r.keyring.origin.to_string(),
-    ));
-    rows.push((
-        "assertion alg",
-        format!("{alg:?}").to_ascii_lowercase(),
-        r.assertion_alg.origin.to_string(),
-    ));
-    let (cache, cache_origin) = if args.no_token_cache {
+/// The rows `config show` prints.
+pub fn rows(l: &Layers) -> Vec<Row> {
+    let unset = "(not set)";
+    let mut rows: Vec<Row> = vec![
+        optional("profile", &l.profile, String::clone, "(none)"),
         (
-            "off".to_string(),
-            origin_of(
-                args,
-                "no_token_cache",
-                "--no-token-cache",
-                "GRAPHD_NO_TOKEN_CACHE",
+            "profile file",
+            l.profile_file
+                .as_ref()
+                .map(|p| {
+                    format!(
+                        "{}{}",
+                        p.display(),
+                        if p.exists() { "" } else { " (absent)" }
+                    )
+                })
+                .unwrap_or_else(|| unset.into()),
+            String::new(),
+        ),
+        optional(
+            "parameters file",
+            &l.params_file,
+            |p| p.display().to_string(),
+            "(none)",
+        ),
+        optional("tenant", &l.tenant, String::clone, unset),
+        optional("client id", &l.client_id, String::clone, unset),
+        row("cloud", &l.cloud, |c| c.name().into()),
+        row("authority host", &l.authority_host, String::clone),
+        row("graph endpoint", &l.graph_endpoint, String::clone),
+        (
+            "scope",
+            format!("{}/.default", l.graph_endpoint.value.trim_end_matches('/')),
+            format!("graph endpoint ({})", l.graph_endpoint.origin),
+        ),
+    ];
+    if let Some(e) = &l.endpoint {
+        rows.push(row("endpoint", e, |u| u.to_string()));
+    }
+    rows.push(match &l.ca_bundle {
+        Some(c) => row("CA bundle", c, |p| p.display().to_string()),
+        None => (
+            "CA bundle",
+            "(system roots only)".into(),
+            Origin::Default.to_string(),
+        ),
+    });
+    rows.push(match &l.credential {
+        Some(c) => row("credential", c, |c| c.describe()),
+        None => (
+            "credential",
+            format!(
+                "client secret stored with `graphd secret set` in the {} keyring",
+                l.keyring.value.name()
             ),
-        )
-    } else {
-        match env.var(ENV_TOKEN_CACHE) {
-            Some(v) => (v, Origin::Env(ENV_TOKEN_CACHE).to_string()),
-            None => ("on".into(), Origin::Default.to_string()),
-        }
-    };
-    rows.push(("token cache", cache, cache_origin));
-    rows.push((
-        "output",
-        format!("{:?}", args.output).to_ascii_lowercase(),
-        origin_of(args, "output", "--output", "GRAPHD_OUTPUT"),
-    ));
-    Ok(rows)
+            "default (no credential given)".into(),
+        ),
+    });
+    let on_off = |b: &bool| if *b { "on" } else { "off" }.to_string();
+    let n = &l.network;
+    rows.extend([
+        row("keyring", &l.keyring, |k| k.name().into()),
+        row("assertion alg", &l.assertion_alg, |a| a.name().into()),
+        row("send x5c", &l.send_x5c, on_off),
+        row("token cache", &l.token_cache, on_off),
+        row("output", &l.output, |o| o.name().into()),
+        row("max retries", &n.max_retries, u32::to_string),
+        row("timeout (s)", &n.timeout, u64::to_string),
+        row("deadline (s)", &n.deadline, u64::to_string),
+        row("max retry wait (s)", &n.max_retry_wait, u64::to_string),
+        row("max response (MiB)", &n.max_response_mib, u64::to_string),
+    ]);
+    rows
 }
 
 pub fn show(args: &GlobalArgs, env: &dyn Env) -> Result<(), Error> {
-    let rows = rows(args, env)?;
+    let rows = rows(&Layers::resolve(args, env)?);
     // For people by default: a table unless -o / GRAPHD_OUTPUT asked for something else.
-    let format = match args.origin("output") {
+    let format = match args.origin(names::OUTPUT.id) {
         ArgOrigin::Default => OutputFormat::Table,
         _ => args.output,
     };

@@ -3,16 +3,14 @@
 //! The output IS a secret (said in `--help`). It is written once, to stdout, straight from
 //! the `AccessToken` into stdout's buffer; it is never logged.
 
-use std::time::UNIX_EPOCH;
-
 use serde::Serialize;
 
 use super::session;
 use crate::cli::TokenArgs;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::error::Error;
 use crate::output;
-use crate::request;
+use crate::time;
 
 /// What is printed; borrowed, so no copy of the token is made.
 #[derive(Serialize)]
@@ -30,20 +28,16 @@ struct Printed<'a> {
     tenant: &'a str,
 }
 
-pub fn run(config: &mut Config, args: &TokenArgs) -> Result<(), Error> {
+pub fn run(config: &Config, args: &TokenArgs) -> Result<(), Error> {
     if let Some(scope) = &args.scope {
-        request::check_scope(scope)?;
-        config.scope_override = Some(scope.clone());
+        config::check_scope(scope)?;
     }
-    let token = &session::token(config)?;
-    let scope = config.scope();
+    let scope = args.scope.clone().unwrap_or_else(|| config.scope());
+    let token = &session::token(config, Some(scope.clone()))?;
     let printed = Printed {
         access_token: token.access_token.expose(),
-        expires_on: humantime::format_rfc3339_seconds(token.expires_on).to_string(),
-        expires_on_unix: token
-            .expires_on
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        expires_on: time::rfc3339_of(token.expires_on),
+        expires_on_unix: time::unix_secs(token.expires_on),
         token_type: "Bearer",
         scope: &scope,
         tenant: &config.tenant,

@@ -4,15 +4,15 @@ use super::session;
 use crate::cli::UserArgs;
 use crate::config::Config;
 use crate::error::Error;
-use crate::graph::Graph;
+use crate::graph::{Graph, query};
 use crate::output;
-use crate::request;
 
 pub fn run(config: &Config, args: &UserArgs) -> Result<(), Error> {
-    let url = request::user_url(&config.graph_endpoint, &args.id, &args.select);
+    let url = query::user_url(&config.graph_endpoint, &args.id, &args.select);
     let http = session::http(config)?;
     let tokens = session::tokens(&http, config)?;
-    let user = Graph::new(&http, &tokens, config).get_object(&url, &[])?;
+    let target = config.graph_target();
+    let user = Graph::new(&http, &tokens, &target).get_object(&url, &[])?;
     output::object(&user, config.output, &args.select)?;
     Ok(())
 }

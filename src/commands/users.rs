@@ -2,25 +2,21 @@
 //! `--filter/--search/--count/--orderby`, `ConsistencyLevel: eventual` is sent on every page
 //! when the query is an advanced one (PROTOCOL.md §4).
 
-use std::io;
-
-use tracing::info;
-
-use super::session::{self, note};
-use crate::cli::{OutputFormat, UsersArgs};
+use super::listing::{self, Listing};
+use super::session;
+use crate::cli::UsersArgs;
 use crate::config::Config;
 use crate::error::Error;
 use crate::graph::Graph;
-use crate::output::Output;
-use crate::request;
-use crate::term::Progress;
+use crate::graph::query;
+use crate::output::OutputFormat;
 
 /// Columns of `-o table` without `--select`.
 pub const TABLE_COLUMNS: [&str; 4] = ["displayName", "userPrincipalName", "mail", "id"];
 
 pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
     // Checked before any credential is read or request sent.
-    let query = request::users_query(
+    let query = query::users_query(
         args.filter.as_deref(),
         args.search.as_deref(),
         args.count,
@@ -28,7 +24,8 @@ pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
     )?;
     let http = session::http(config)?;
     let tokens = session::tokens(&http, config)?;
-    let graph = Graph::new(&http, &tokens, config);
+    let target = config.graph_target();
+    let graph = Graph::new(&http, &tokens, &target);
 
     // The parameters file's `endpoint`, else {graph}/v1.0/users.
     let mut url = config
@@ -74,44 +71,24 @@ pub fn run(config: &Config, args: &UsersArgs) -> Result<(), Error> {
     } else {
         Vec::new()
     };
-    let mut out = Output::new(io::stdout().lock(), config.output).columns(columns);
-    let progress = Progress::new("users", config.verbose);
-    let mut remaining = args.max_items.unwrap_or(u64::MAX);
-    let mut listed = 0u64;
-    let mut total = None;
-    // Each page is written only once it has arrived whole and parsed (a failed page is retried
-    // alone inside the pager), so no user is written twice and none is skipped.
-    let mut pager = graph.pages_with(url, headers);
-    while let Some(items) = pager.next_page()? {
-        if pager.pages() == 1 {
-            // Only once Graph answered: a refusal leaves stdout empty, not a dangling `[`.
-            out.begin()?;
-            total = pager.count();
-            if args.count {
-                let text = format!(
-                    "count: {}",
-                    total.map_or("(Graph sent none)".into(), |n| n.to_string())
-                );
-                progress.suspend(|| note(&text));
-            }
-        }
-        for item in items
-            .iter()
-            .take(usize::try_from(remaining).unwrap_or(usize::MAX))
-        {
-            out.item(item)?;
-            remaining -= 1;
-            listed += 1;
-        }
-        out.flush()?;
-        progress.page(pager.pages(), listed, total);
-        if remaining == 0 {
-            break;
-        }
-    }
-    let pages = pager.pages();
-    progress.finish();
-    let n = out.end()?;
-    info!(target: "graphd", "listed {n} users in {pages} pages");
+    let count_note = |total: Option<u64>| {
+        format!(
+            "count: {}",
+            total.map_or("(Graph sent none)".into(), |n| n.to_string())
+        )
+    };
+    listing::stream(
+        graph.pages(url, headers),
+        Listing {
+            what: "users",
+            format: config.output,
+            columns,
+            max_items: args.max_items,
+            verbose: config.verbose,
+            first_page_note: args
+                .count
+                .then_some(&count_note as &dyn Fn(Option<u64>) -> String),
+        },
+    )?;
     Ok(())
 }

@@ -2,17 +2,43 @@
 //!
 //! Per PROTOCOL.md §2: `PS256` with `x5t#S256` (default) or `RS256` with `x5t`, never a mix;
 //! `aud` is the exact token URL, `iss` = `sub` = the client id, a fresh UUID v4 `jti`,
-//! `nbf` = `iat` = now, `exp` = now + `ASSERTION_LIFETIME_SECS`. The signature is made by
-//! jsonwebtoken from the PKCS#1 DER key that `certificate` checked. This module reads no files.
+//! `nbf` = `iat` = now, `exp` = now + `ASSERTION_LIFETIME_SECS`. The signature is made by the
+//! certificate's `Signer`. This module reads no files.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use clap::ValueEnum;
+use jsonwebtoken::Algorithm;
 use serde::Serialize;
 
-use super::CertificateCredential;
-use crate::cli::AssertionAlg;
+use super::{CertificateCredential, CredentialError};
 use crate::secret::Assertion;
+
+/// The client-assertion signature algorithm and its thumbprint header (`--assertion-alg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AssertionAlg {
+    /// RSASSA-PSS SHA-256 with an `x5t#S256` header (Microsoft's current form)
+    Ps256,
+    /// PKCS#1 v1.5 SHA-256 with an `x5t` header (the legacy form)
+    Rs256,
+}
+
+impl AssertionAlg {
+    /// The name used in flags, profiles and `config show`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ps256 => "ps256",
+            Self::Rs256 => "rs256",
+        }
+    }
+
+    /// Parses a profile's `assertion_alg = "..."` value (any case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Ps256, Self::Rs256]
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name))
+    }
+}
 
 /// How long an assertion is valid. Entra's docs say "keep it short"; 5 minutes is what the
 /// Rust Azure SDK uses, well inside the 10 minutes the emulator (and Entra) tolerate.
@@ -50,7 +76,7 @@ pub fn sign(
     client_id: &str,
     token_url: &str,
     now: u64,
-) -> Result<Assertion, jsonwebtoken::errors::Error> {
+) -> Result<Assertion, CredentialError> {
     let x5c = (cert.send_x5c && !cert.chain_der.is_empty()).then(|| cert.x5c());
     // Config refuses PS256 without a certificate; without x5t#S256 graphd sends RS256 + x5t.
     let (alg, header) = match (cert.alg, cert.x5t_s256()) {
@@ -87,19 +113,21 @@ pub fn sign(
     sign_jwt(&header, &claims, cert, alg)
 }
 
-/// `base64url(header).base64url(claims).signature`, signed by jsonwebtoken with the
-/// certificate's key: the one place graphd makes a JWT (assertions and addKey proofs).
+/// `base64url(header).base64url(claims).signature`, signed by the certificate's signer: the
+/// one place graphd makes a JWT (assertions and addKey proofs).
 pub(crate) fn sign_jwt<H: Serialize, C: Serialize>(
     header: &H,
     claims: &C,
     cert: &CertificateCredential,
     alg: Algorithm,
-) -> Result<Assertion, jsonwebtoken::errors::Error> {
-    let mut message = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header)?);
+) -> Result<Assertion, CredentialError> {
+    let json = |v: serde_json::Result<Vec<u8>>| {
+        v.map_err(|e| CredentialError::Sign(jsonwebtoken::errors::Error::from(e)))
+    };
+    let mut message = URL_SAFE_NO_PAD.encode(json(serde_json::to_vec(header))?);
     message.push('.');
-    message.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?));
-    let key = EncodingKey::from_rsa_der(cert.key.expose());
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, alg)?;
+    message.push_str(&URL_SAFE_NO_PAD.encode(json(serde_json::to_vec(claims))?));
+    let signature = cert.signer.sign(message.as_bytes(), alg)?;
     message.push('.');
     message.push_str(&signature);
     Ok(Assertion::new(message))

@@ -14,7 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::{CredentialError, read_secret_file};
+use super::CredentialError;
+use super::input::read_secret_file;
 use crate::secret::Assertion;
 
 /// The public claims of a federated token, for checks and hints.
@@ -60,10 +61,11 @@ impl FederatedToken {
 
 fn read_token(path: &Path, now: u64) -> Result<(Assertion, FederatedClaims), CredentialError> {
     let bytes = read_secret_file(path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| CredentialError::BadFederatedToken {
-        path: path.to_path_buf(),
-        reason: "not UTF-8 text".into(),
-    })?;
+    let text =
+        std::str::from_utf8(bytes.expose()).map_err(|_| CredentialError::BadFederatedToken {
+            path: path.to_path_buf(),
+            reason: "not UTF-8 text".into(),
+        })?;
     let token = text.trim();
     if token.is_empty() {
         return Err(CredentialError::EmptyFederatedToken {
@@ -83,7 +85,7 @@ fn read_token(path: &Path, now: u64) -> Result<(Assertion, FederatedClaims), Cre
     if exp <= now as f64 {
         return Err(CredentialError::ExpiredFederatedToken {
             path: path.to_path_buf(),
-            at: rfc3339(exp as i64),
+            at: crate::time::rfc3339(exp as i64),
         });
     }
     Ok((Assertion::new(token.to_string()), claims))
@@ -98,11 +100,6 @@ fn decode_claims(token: &str) -> Option<FederatedClaims> {
     };
     let json = Zeroizing::new(URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?);
     serde_json::from_slice(&json).ok()
-}
-
-fn rfc3339(unix: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 #[cfg(test)]

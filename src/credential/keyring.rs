@@ -10,11 +10,61 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use clap::ValueEnum;
 use keyring_core::api::CredentialStore;
 use keyring_core::{Entry, Error as KrError};
 
-use crate::cli::KeyringBackend;
+use crate::diagnostic::Diagnostic;
 use crate::secret::ClientSecret;
+
+/// Where `graphd secret set` keeps the client secret (`--keyring`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyringBackend {
+    /// Secret Service over D-Bus: gnome-keyring, KWallet, KeePassXC (Linux default)
+    SecretService,
+    /// The Linux kernel keyring: memory only, gone at reboot
+    Keyutils,
+    /// The macOS Keychain (macOS default; untested here)
+    Keychain,
+    /// The Windows Credential Manager (Windows default; untested here)
+    Windows,
+}
+
+impl KeyringBackend {
+    /// Every backend, in `--help`'s order.
+    pub const ALL: [KeyringBackend; 4] = [
+        Self::SecretService,
+        Self::Keyutils,
+        Self::Keychain,
+        Self::Windows,
+    ];
+
+    /// The platform's own keyring.
+    pub fn platform_default() -> Self {
+        if cfg!(target_os = "macos") {
+            Self::Keychain
+        } else if cfg!(windows) {
+            Self::Windows
+        } else {
+            Self::SecretService
+        }
+    }
+
+    /// The name used in flags, profiles and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SecretService => "secret-service",
+            Self::Keyutils => "keyutils",
+            Self::Keychain => "keychain",
+            Self::Windows => "windows",
+        }
+    }
+
+    /// Parses a profile's `keyring = "..."` value.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+}
 
 /// The keyring service name of every graphd entry.
 pub const SERVICE: &str = "graphd";
@@ -188,9 +238,10 @@ impl KeyringError {
             e => e,
         }
     }
+}
 
-    /// What the user can do about it.
-    pub fn hint(&self) -> String {
+impl Diagnostic for KeyringError {
+    fn hint(&self) -> Option<String> {
         let backend = match self {
             KeyringError::Unreachable { backend, .. }
             | KeyringError::Locked { backend, .. }
@@ -199,12 +250,12 @@ impl KeyringError {
             | KeyringError::Other { backend, .. } => *backend,
         };
         if backend == KeyringBackend::Keyutils && !matches!(self, KeyringError::BadValue { .. }) {
-            return "the kernel keyring needs a session keyring: run graphd in a login session or under \
+            return Some("the kernel keyring needs a session keyring: run graphd in a login session or under \
                     `keyctl session - graphd ...`, use the Secret Service (--keyring secret-service), \
                     or pass the secret through AZURE_CLIENT_SECRET"
-                .into();
+                .into());
         }
-        match self {
+        Some(match self {
             KeyringError::Locked { .. } => {
                 "unlock the keyring (log in to the desktop session, or `gnome-keyring-daemon --unlock`), \
                  use --keyring keyutils, or pass the secret through AZURE_CLIENT_SECRET"
@@ -219,7 +270,7 @@ impl KeyringError {
             KeyringError::Other { .. } => {
                 "use --keyring keyutils, or pass the secret through AZURE_CLIENT_SECRET".into()
             }
-        }
+        })
     }
 }
 

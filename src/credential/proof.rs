@@ -7,7 +7,7 @@
 use jsonwebtoken::Algorithm;
 use serde::Serialize;
 
-use super::CertificateCredential;
+use super::{CertificateCredential, CredentialError};
 use crate::secret::Assertion;
 
 /// The audience of every proof: the legacy Azure AD Graph's application id.
@@ -37,7 +37,7 @@ pub fn sign(
     cert: &CertificateCredential,
     app_object_id: &str,
     now: u64,
-) -> Result<Assertion, jsonwebtoken::errors::Error> {
+) -> Result<Assertion, CredentialError> {
     let header = Header {
         alg: "RS256",
         typ: "JWT",
@@ -59,7 +59,7 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     use super::*;
-    use crate::cli::AssertionAlg;
+    use crate::credential::AssertionAlg;
     use crate::credential::certificate::tests::{load, rsa, self_signed, write};
 
     #[test]

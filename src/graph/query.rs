@@ -1,46 +1,575 @@
-//! GETs with extra request headers (`get --header`) and single objects; pages with headers
-//! and `@odata.count` go through the parent's `Pager`.
+//! Graph's URL and OData rules, applied before anything is sent: the `users` query (and
+//! whether it is an advanced query needing `ConsistencyLevel: eventual`, PROTOCOL.md §4, one
+//! rule for `users` and `get`), `user`'s id as one path segment, `get`'s path or URL (only on
+//! the Graph origin), the API version, and `--header K:V`.
 //!
-//! Same rules as the parent module: a token is received, never fetched; errors go through
-//! the parent's Graph error envelope mapping. `get_page` stays as it is for plain listings.
+//! Pure functions: no I/O, no token. Errors are `QueryError`s (exit code 2), each with a hint.
 
-use serde_json::Value;
+use clap::ValueEnum;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::Url;
 
-use super::{Graph, GraphError, ids};
-use crate::http::Reply;
+use crate::diagnostic::Diagnostic;
 
-/// A successful response body and whether it said it is JSON.
-pub struct Body {
-    pub reply: Reply,
-    pub json: bool,
+/// Graph's API versions (`--api-version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiVersion {
+    /// The stable API
+    #[value(name = "v1.0")]
+    V1,
+    /// The preview API
+    Beta,
 }
 
-impl Graph<'_> {
-    /// GETs `url` with `headers` added; a non-2xx answer is a `GraphError`.
-    pub fn get_with(&self, url: &Url, headers: &[(String, String)]) -> Result<Body, GraphError> {
-        let reply = self.request(reqwest::Method::GET, url, headers, None)?;
-        let json = reply
-            .header("content-type")
-            .is_none_or(|c| c.to_ascii_lowercase().contains("json"));
-        Ok(Body { reply, json })
-    }
-
-    /// GETs one JSON object.
-    pub fn get_object(&self, url: &Url, headers: &[(String, String)]) -> Result<Value, GraphError> {
-        let body = self.get_with(url, headers)?;
-        serde_json::from_slice(&body.reply.body).map_err(|e| bad_page(&body.reply, &e, "not JSON"))
+impl ApiVersion {
+    /// The first path segment: `v1.0` or `beta`.
+    pub fn segment(self) -> &'static str {
+        match self {
+            Self::V1 => "v1.0",
+            Self::Beta => "beta",
+        }
     }
 }
 
-fn bad_page(reply: &Reply, e: &serde_json::Error, what: &str) -> GraphError {
-    GraphError::BadPage {
-        reason: format!(
-            "{what}: {:?} error at line {} column {}",
-            e.classify(),
-            e.line(),
-            e.column()
-        ),
-        ids: ids(reply, None),
+/// A request the user must fix before graphd sends it; exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("--search '{0}' is not a property:text search")]
+    BadSearch(String),
+    #[error("--orderby '{0}' is not PROPERTY [asc|desc]")]
+    BadOrderBy(String),
+    #[error("--filter is empty")]
+    EmptyFilter,
+    #[error("{url} is not on the Graph origin {graph}; graphd sends its token only there")]
+    ForeignUrl { url: String, graph: String },
+    #[error("'{0}' is not an https URL")]
+    NotHttps(String),
+    #[error("the path '{0}' has a '#', which starts a URL fragment and is never sent")]
+    Fragment(String),
+    #[error("--header '{0}' is not NAME:VALUE")]
+    BadHeader(String),
+    #[error("--header {0} is set by graphd itself")]
+    ReservedHeader(String),
+    #[error("{path} is an advanced query: {what}")]
+    NeedsAdvanced { path: String, what: &'static str },
+    #[error("--api-version {given} conflicts with the path's {path}")]
+    VersionConflict { given: &'static str, path: String },
+}
+
+impl Diagnostic for QueryError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::BadSearch(_) => "e.g. --search 'displayName:ada' or --search '\"displayName:ada\" OR \"mail:ada\"'".into(),
+            Self::BadOrderBy(_) => "e.g. --orderby displayName or --orderby 'userPrincipalName desc'".into(),
+            Self::EmptyFilter => "e.g. --filter \"startswith(displayName,'A')\"".into(),
+            Self::ForeignUrl { .. } | Self::NotHttps(_) => {
+                "use a path (/users) or a URL on --graph-endpoint; for another resource, use `graphd token --scope`".into()
+            }
+            Self::Fragment(_) => "percent-encode it: #EXT# is %23EXT%23 (or use `graphd user ID|UPN`)".into(),
+            Self::BadHeader(_) => "e.g. --header ConsistencyLevel:eventual".into(),
+            Self::ReservedHeader(_) => "drop it: graphd sends Authorization and client-request-id on every request".into(),
+            Self::NeedsAdvanced { .. } => {
+                "add --header ConsistencyLevel:eventual (and $count=true in the query, except for $search alone)".into()
+            }
+            Self::VersionConflict { .. } => "drop --api-version, or the version at the start of the path".into(),
+        })
+    }
+}
+
+/// The query options of a `users` listing and whether it needs `ConsistencyLevel: eventual`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsersQuery {
+    pub options: Vec<(&'static str, String)>,
+    /// Send `ConsistencyLevel: eventual` on every page.
+    pub eventual: bool,
+}
+
+/// Properties `$orderby` takes without advanced query parameters.
+const PLAIN_ORDERBY: [&str; 2] = ["displayName", "userPrincipalName"];
+
+/// What a directory query needs to be served (PROTOCOL.md §4): `$count=true` for `$count`,
+/// `$filter` with `ne`/`not`/`endsWith`, `$filter` + `$orderby`, and `$orderby` on other
+/// properties than displayName/userPrincipalName; `ConsistencyLevel: eventual` for all of
+/// those and for `$search`. The one place this rule is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advanced {
+    pub needs_count: bool,
+    pub needs_eventual: bool,
+}
+
+/// The rule, over a query's parts (`orderby` as Graph reads it: `prop [asc|desc],...`).
+pub fn advanced(
+    filter: Option<&str>,
+    orderby: Option<&str>,
+    count: bool,
+    search: bool,
+) -> Advanced {
+    let plain = |clause: &str| {
+        let prop = clause.split_whitespace().next().unwrap_or("");
+        PLAIN_ORDERBY.iter().any(|p| p.eq_ignore_ascii_case(prop))
+    };
+    let needs_count = count
+        || filter.is_some_and(advanced_filter)
+        || (filter.is_some() && orderby.is_some())
+        || orderby.is_some_and(|o| !o.split(',').all(|c| plain(c.trim())));
+    Advanced {
+        needs_count,
+        needs_eventual: needs_count || search,
+    }
+}
+
+/// The `$`-options for `users` (after `$top`/`$select`), with `$count=true` and the header
+/// when [`advanced`] says so.
+pub fn users_query(
+    filter: Option<&str>,
+    search: Option<&str>,
+    count: bool,
+    orderby: Option<&str>,
+) -> Result<UsersQuery, QueryError> {
+    let mut options = Vec::new();
+    let filter = filter.map(str::trim);
+    if let Some(f) = filter {
+        if f.is_empty() {
+            return Err(QueryError::EmptyFilter);
+        }
+        options.push(("$filter", f.to_string()));
+    }
+    let orderby = match orderby {
+        Some(o) => {
+            let o = o.trim();
+            let clauses: Vec<&str> = o.split(',').map(str::trim).collect();
+            for c in &clauses {
+                let mut words = c.split_whitespace();
+                let prop = words.next().unwrap_or("");
+                let dir = words.next();
+                let ok = !prop.is_empty()
+                    && prop
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '/' || c == '_')
+                    && dir.is_none_or(|d| {
+                        d.eq_ignore_ascii_case("asc") || d.eq_ignore_ascii_case("desc")
+                    })
+                    && words.next().is_none();
+                if !ok {
+                    return Err(QueryError::BadOrderBy(o.to_string()));
+                }
+            }
+            let joined = clauses.join(",");
+            options.push(("$orderby", joined.clone()));
+            Some(joined)
+        }
+        None => None,
+    };
+    if let Some(s) = search {
+        options.push(("$search", search_expr(s)?));
+    }
+    let rule = advanced(filter, orderby.as_deref(), count, search.is_some());
+    if rule.needs_count {
+        options.push(("$count", "true".into()));
+    }
+    Ok(UsersQuery {
+        options,
+        eventual: rule.needs_eventual,
+    })
+}
+
+/// `displayName:ada` → `"displayName:ada"`; quoted clauses are checked and kept.
+fn search_expr(s: &str) -> Result<String, QueryError> {
+    let s = s.trim();
+    let bad = || QueryError::BadSearch(s.to_string());
+    let clause_ok = |c: &str| {
+        c.split_once(':')
+            .is_some_and(|(p, t)| !p.trim().is_empty() && !t.is_empty() && !p.contains(' '))
+    };
+    if !s.contains('"') {
+        return if clause_ok(s) {
+            Ok(format!("\"{s}\""))
+        } else {
+            Err(bad())
+        };
+    }
+    // "a:b" OR "c:d": quoted clauses between AND / OR.
+    let parts: Vec<&str> = s.split('"').collect();
+    if parts.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    for (i, p) in parts.iter().enumerate() {
+        if i % 2 == 1 {
+            if !clause_ok(p) {
+                return Err(bad());
+            }
+        } else {
+            let op = p.trim();
+            let edge = i == 0 || i == parts.len() - 1;
+            if !(edge && op.is_empty() || !edge && (op == "AND" || op == "OR")) {
+                return Err(bad());
+            }
+        }
+    }
+    Ok(s.to_string())
+}
+
+/// Whether a `$filter` uses an operator only advanced queries support (`ne`, `not`,
+/// `endsWith`), looking outside string literals.
+pub fn advanced_filter(f: &str) -> bool {
+    let mut outside = String::with_capacity(f.len());
+    let mut in_str = false;
+    for c in f.chars() {
+        if c == '\'' {
+            in_str = !in_str;
+            outside.push(' ');
+        } else if !in_str {
+            outside.push(c.to_ascii_lowercase());
+        }
+    }
+    let words: Vec<&str> = outside
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .iter()
+        .any(|w| matches!(*w, "ne" | "not" | "endswith"))
+}
+
+/// Everything but unreserved characters and `@` is percent-encoded in a path segment, so a
+/// UPN's `#EXT#` is `%23EXT%23`, an apostrophe `%27`, and `/` cannot add a segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@');
+
+/// `{graph}/v1.0/users/{id-or-upn}` with the key as one encoded segment.
+pub fn user_url(graph: &Url, key: &str, select: &[String]) -> Url {
+    let mut url = graph.clone();
+    url.set_path(&format!("v1.0/users/{}", utf8_percent_encode(key, SEGMENT)));
+    if !select.is_empty() {
+        url.query_pairs_mut()
+            .append_pair("$select", &select.join(","));
+    }
+    url
+}
+
+/// A `get` target: a relative path under `{graph}/{version}/`, or an absolute https URL on
+/// the Graph origin. A path that starts with `v1.0/` or `beta/` keeps its version.
+pub fn get_url(
+    graph: &Url,
+    target: &str,
+    version: ApiVersion,
+    version_given: bool,
+) -> Result<Url, QueryError> {
+    let graph_origin = graph.origin().ascii_serialization();
+    if target.contains("://") {
+        let url = Url::parse(target).map_err(|_| QueryError::NotHttps(target.to_string()))?;
+        if url.scheme() != "https" {
+            return Err(QueryError::NotHttps(target.to_string()));
+        }
+        if url.origin().ascii_serialization() != graph_origin
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(QueryError::ForeignUrl {
+                url: url.origin().ascii_serialization(),
+                graph: graph_origin,
+            });
+        }
+        if url.fragment().is_some() {
+            return Err(QueryError::Fragment(target.to_string()));
+        }
+        return Ok(url);
+    }
+    if target.contains('#') {
+        return Err(QueryError::Fragment(target.to_string()));
+    }
+    let rel = target.trim_start_matches('/');
+    let first = rel.split(['/', '?']).next().unwrap_or("");
+    let path = if first == "v1.0" || first == "beta" {
+        if version_given && first != version.segment() {
+            return Err(QueryError::VersionConflict {
+                given: version.segment(),
+                path: first.to_string(),
+            });
+        }
+        rel.to_string()
+    } else {
+        format!("{}/{rel}", version.segment())
+    };
+    graph
+        .join(&format!("/{path}"))
+        .map_err(|_| QueryError::NotHttps(target.to_string()))
+}
+
+/// Refuses a query on a directory collection that needs advanced query parameters it lacks
+/// (PROTOCOL.md §4): Graph would answer 400 after a token round trip; graphd says why first.
+pub fn check_advanced(url: &Url, headers: &[(String, String)]) -> Result<(), QueryError> {
+    const DIRECTORY: [&str; 8] = [
+        "users",
+        "groups",
+        "applications",
+        "serviceprincipals",
+        "devices",
+        "contacts",
+        "directoryobjects",
+        "administrativeunits",
+    ];
+    let mut segs = url.path_segments().into_iter().flatten();
+    let _version = segs.next();
+    let collection = segs.next().unwrap_or("").to_ascii_lowercase();
+    if !DIRECTORY.contains(&collection.as_str()) {
+        return Ok(());
+    }
+    let eventual = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("consistencylevel") && v.trim().eq_ignore_ascii_case("eventual")
+    });
+    let opt = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.into_owned())
+    };
+    let count = opt("$count").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let rule = advanced(
+        opt("$filter").as_deref(),
+        opt("$orderby").as_deref(),
+        count,
+        opt("$search").is_some(),
+    );
+    let needs_count = rule.needs_count;
+    let path = url.path().to_string();
+    if opt("$search").is_some() && !eventual {
+        return Err(QueryError::NeedsAdvanced {
+            path,
+            what: "$search needs the header ConsistencyLevel: eventual",
+        });
+    }
+    if needs_count && !eventual {
+        return Err(QueryError::NeedsAdvanced {
+            path,
+            what: "$count, ne/not/endsWith, $filter with $orderby and $orderby on other properties than displayName/userPrincipalName need the header ConsistencyLevel: eventual",
+        });
+    }
+    if needs_count && !count {
+        return Err(QueryError::NeedsAdvanced {
+            path,
+            what: "ne/not/endsWith, $filter with $orderby and $orderby on other properties than displayName/userPrincipalName need $count=true",
+        });
+    }
+    Ok(())
+}
+
+/// `--header K:V` → (name, value); Authorization and client-request-id are graphd's.
+pub fn header(raw: &str) -> Result<(String, String), QueryError> {
+    let (k, v) = raw
+        .split_once(':')
+        .ok_or_else(|| QueryError::BadHeader(raw.to_string()))?;
+    let (k, v) = (k.trim(), v.trim());
+    if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err()
+        || reqwest::header::HeaderValue::from_str(v).is_err()
+    {
+        return Err(QueryError::BadHeader(k.to_string()));
+    }
+    if [
+        "authorization",
+        "client-request-id",
+        "host",
+        "proxy-authorization",
+        "cookie",
+    ]
+    .contains(&k.to_ascii_lowercase().as_str())
+    {
+        return Err(QueryError::ReservedHeader(k.to_string()));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(f: Option<&str>, s: Option<&str>, c: bool, o: Option<&str>) -> UsersQuery {
+        users_query(f, s, c, o).unwrap()
+    }
+
+    #[test]
+    fn plain_queries_stay_plain() {
+        let r = q(Some("startswith(displayName,'A')"), None, false, None);
+        assert!(!r.eventual);
+        assert_eq!(
+            r.options,
+            [("$filter", "startswith(displayName,'A')".to_string())]
+        );
+        let r = q(None, None, false, Some("displayName desc"));
+        assert!(!r.eventual);
+        assert!(
+            !q(Some("mail eq 'not ne endswith'"), None, false, None).eventual,
+            "words inside literals"
+        );
+    }
+
+    #[test]
+    fn advanced_queries_get_the_header_and_count() {
+        let r = q(None, Some("displayName:ada"), false, None);
+        assert!(r.eventual);
+        assert_eq!(
+            r.options,
+            [("$search", "\"displayName:ada\"".to_string())],
+            "no $count for $search alone"
+        );
+        for r in [
+            q(Some("endswith(mail,'@x.com')"), None, false, None),
+            q(Some("displayName ne 'x'"), None, false, None),
+            q(Some("NOT startswith(displayName,'x')"), None, false, None),
+            q(
+                Some("startswith(displayName,'A')"),
+                None,
+                false,
+                Some("displayName"),
+            ),
+            q(None, None, false, Some("mail")),
+            q(None, None, true, None),
+        ] {
+            assert!(r.eventual, "{r:?}");
+            assert!(r.options.contains(&("$count", "true".into())), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn bad_expressions_are_refused_locally() {
+        for s in ["ada", "\"ada\"", "\"a:b\" XOR \"c:d\"", "\"a:b", ":x"] {
+            assert!(
+                matches!(
+                    users_query(None, Some(s), false, None),
+                    Err(QueryError::BadSearch(_))
+                ),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            search_expr("\"displayName:a\" OR \"mail:b\"").unwrap(),
+            "\"displayName:a\" OR \"mail:b\""
+        );
+        for o in ["", "displayName sideways", "a b c", "x;y"] {
+            assert!(
+                matches!(
+                    users_query(None, None, false, Some(o)),
+                    Err(QueryError::BadOrderBy(_))
+                ),
+                "{o}"
+            );
+        }
+        assert!(matches!(
+            users_query(Some(" "), None, false, None),
+            Err(QueryError::EmptyFilter)
+        ));
+    }
+
+    #[test]
+    fn user_keys_are_one_segment() {
+        let g = Url::parse("https://graph.microsoft.com").unwrap();
+        assert_eq!(
+            user_url(&g, "alex_fabrikam.com#EXT#@contoso.onmicrosoft.com", &[]).as_str(),
+            "https://graph.microsoft.com/v1.0/users/alex_fabrikam.com%23EXT%23@contoso.onmicrosoft.com"
+        );
+        assert_eq!(
+            user_url(&g, "o'brien@contoso.com", &["id".into(), "mail".into()]).as_str(),
+            "https://graph.microsoft.com/v1.0/users/o%27brien@contoso.com?%24select=id%2Cmail"
+        );
+        assert_eq!(user_url(&g, "../x", &[]).path(), "/v1.0/users/..%2Fx");
+    }
+
+    #[test]
+    fn get_targets() {
+        let g = Url::parse("https://graph.example:8443").unwrap();
+        let u = |t: &str, v: ApiVersion, given: bool| get_url(&g, t, v, given);
+        assert_eq!(
+            u("/organization", ApiVersion::V1, false).unwrap().as_str(),
+            "https://graph.example:8443/v1.0/organization"
+        );
+        assert_eq!(
+            u("users?$top=5", ApiVersion::Beta, true).unwrap().as_str(),
+            "https://graph.example:8443/beta/users?$top=5"
+        );
+        assert_eq!(
+            u("/beta/users", ApiVersion::V1, false).unwrap().path(),
+            "/beta/users"
+        );
+        assert!(matches!(
+            u("/beta/users", ApiVersion::V1, true),
+            Err(QueryError::VersionConflict { .. })
+        ));
+        assert_eq!(
+            u(
+                "https://graph.example:8443/v1.0/users?$skiptoken=x",
+                ApiVersion::V1,
+                false
+            )
+            .unwrap()
+            .as_str(),
+            "https://graph.example:8443/v1.0/users?$skiptoken=x"
+        );
+        for bad in [
+            "https://evil.example/v1.0/users",
+            "https://graph.example/v1.0/users",
+            "https://u@graph.example:8443/x",
+        ] {
+            assert!(
+                matches!(
+                    u(bad, ApiVersion::V1, false),
+                    Err(QueryError::ForeignUrl { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            u(
+                "http://graph.example:8443/v1.0/users",
+                ApiVersion::V1,
+                false
+            ),
+            Err(QueryError::NotHttps(_))
+        ));
+        assert!(matches!(
+            u("/users/a#EXT#@x", ApiVersion::V1, false),
+            Err(QueryError::Fragment(_))
+        ));
+        // A relative path cannot climb out to another origin.
+        assert_eq!(
+            u("//evil.example/x", ApiVersion::V1, false)
+                .unwrap()
+                .origin()
+                .ascii_serialization(),
+            "https://graph.example:8443"
+        );
+    }
+
+    #[test]
+    fn advanced_checks_for_get() {
+        let url = |s: &str| Url::parse(&format!("https://g.example/v1.0/{s}")).unwrap();
+        let ev = vec![("ConsistencyLevel".to_string(), "eventual".to_string())];
+        assert!(check_advanced(&url("users?$search=\"displayName:a\""), &[]).is_err());
+        assert!(check_advanced(&url("users?$search=\"displayName:a\""), &ev).is_ok());
+        assert!(
+            check_advanced(&url("users?$filter=endswith(mail,'x')"), &ev).is_err(),
+            "needs $count"
+        );
+        assert!(check_advanced(&url("users?$filter=endswith(mail,'x')&$count=true"), &ev).is_ok());
+        assert!(check_advanced(&url("groups?$count=true"), &[]).is_err());
+        assert!(
+            check_advanced(&url("me/messages?$search=\"x\""), &[]).is_ok(),
+            "not a directory object"
+        );
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(
+            header("ConsistencyLevel: eventual").unwrap(),
+            ("ConsistencyLevel".into(), "eventual".into())
+        );
+        assert!(matches!(
+            header("Authorization:Bearer x"),
+            Err(QueryError::ReservedHeader(_))
+        ));
+        assert!(matches!(header("novalue"), Err(QueryError::BadHeader(_))));
     }
 }

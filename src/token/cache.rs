@@ -12,9 +12,8 @@
 //! processes started together make one token request. A corrupt, truncated or foreign file
 //! is a miss, never an error. `should_refresh` is pure and takes `now`.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +26,7 @@ use tracing::{debug, warn};
 use zeroize::Zeroizing;
 
 use super::Token;
+use crate::files;
 use crate::secret::AccessToken;
 
 /// A cached token is used until this long before it expires, so that it cannot expire
@@ -123,6 +123,8 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
     }
 }
 
+impl crate::diagnostic::Diagnostic for CacheError {}
+
 impl TokenCache {
     /// `$XDG_CACHE_HOME/graphd/tokens` (or `~/.cache/graphd/tokens`).
     pub fn default_dir() -> Result<PathBuf, CacheError> {
@@ -132,19 +134,7 @@ impl TokenCache {
 
     /// Opens (creating with mode 0700) the cache directory.
     pub fn open(dir: PathBuf) -> Result<TokenCache, CacheError> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(io_err(&dir))?;
-        let mode = fs::metadata(&dir)
-            .map_err(io_err(&dir))?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode != 0o700 {
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io_err(&dir))?;
-        }
+        files::create_private_dir(&dir).map_err(io_err(&dir))?;
         Ok(TokenCache { dir })
     }
 
@@ -180,8 +170,8 @@ impl TokenCache {
     pub fn store(&self, key: &CacheKey, token: &Token) -> Result<(), CacheError> {
         let sealed = Sealed {
             access_token: Zeroizing::new(token.access_token.expose().to_string()),
-            expires_on: super::unix(token.expires_on),
-            refresh_on: token.refresh_on.map(super::unix),
+            expires_on: crate::time::unix_secs(token.expires_on),
+            refresh_on: token.refresh_on.map(crate::time::unix_secs),
         };
         let plain = Zeroizing::new(
             serde_json::to_vec(&sealed).expect("a struct of strings and numbers serializes"),
@@ -207,27 +197,9 @@ impl TokenCache {
         out.extend_from_slice(&tag);
 
         let final_path = self.entry_path(key);
-        let tmp = self.dir.join(format!(
-            ".{}.{}.tmp",
-            key.name,
-            uuid::Uuid::new_v4().simple()
-        ));
-        let write = || -> io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&out)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &final_path)
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            CacheError::Io {
-                path: final_path.clone(),
-                source: e,
-            }
+        files::replace_private(&final_path, &out).map_err(|source| CacheError::Io {
+            path: final_path.clone(),
+            source,
         })
     }
 
@@ -244,12 +216,7 @@ impl TokenCache {
             return Ok(t);
         }
         let lock_path = self.dir.join(format!("{}.{LOCK_EXT}", key.name));
-        let lock = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&lock_path);
+        let lock = files::open_private(&lock_path);
         let _guard = match lock.and_then(|f| f.lock().map(|()| f)) {
             Ok(f) => Some(f),
             Err(e) => {
@@ -349,6 +316,8 @@ fn open_entry(key: &CacheKey, bytes: &[u8]) -> Option<Sealed> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::OpenOptions;
+
     use super::*;
 
     fn token(expires_in: u64, now: SystemTime) -> Token {
@@ -395,16 +364,18 @@ mod tests {
             let bytes = fs::read(e.path()).unwrap();
             assert!(!String::from_utf8_lossy(&bytes).contains("canary"));
             assert!(!String::from_utf8_lossy(&bytes).contains("eyJ"));
-            assert_eq!(e.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+            #[cfg(unix)]
+            assert_eq!(files::mode(&e.metadata().unwrap()), Some(0o600));
         }
-        assert_eq!(
-            fs::metadata(dir.path().join("tokens"))
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let dir_mode = fs::metadata(dir.path().join("tokens"))
                 .unwrap()
                 .permissions()
-                .mode()
-                & 0o777,
-            0o700
-        );
+                .mode();
+            assert_eq!(dir_mode & 0o777, 0o700);
+        }
 
         // Another secret or another binding sees nothing.
         assert!(

@@ -1,24 +1,71 @@
 //! The token flow: one `POST {authority}/{tenant}/oauth2/v2.0/token` (no discovery round
-//! trip), and the mapping of Entra's errors into typed errors with hints.
+//! trip), the encrypted cache in front of it, and the mapping of Entra's errors (`entra`).
 //!
-//! Entra errors keep `error`, `error_codes`, `trace_id` and `correlation_id`, never the raw
-//! body: on a 200 the body is the token, and parse errors report only a line and column.
+//! It takes a narrow [`TokenRequest`] (authority, tenant, client id, scope, retry policy, cache
+//! switch), never the whole configuration, and a loaded `Credential`. Entra errors keep
+//! `error`, `error_codes`, `trace_id` and `correlation_id`, never the raw body: on a 200 the
+//! body is the token, and parse errors report only a line and column.
 
 pub mod cache;
+pub mod entra;
 pub mod provider;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use tracing::{info, warn};
+use url::Url;
 
 use self::cache::{CacheKey, TokenCache};
+pub use self::entra::{EntraError, HintContext};
 
-use crate::config::Config;
 use crate::credential::{ClientAuth, Credential, CredentialError, JWT_BEARER};
+use crate::diagnostic::Diagnostic;
 use crate::http::Http;
-use crate::retry::{self, RetryError};
+use crate::retry::{self, RetryError, RetryPolicy};
 use crate::secret::AccessToken;
+use crate::time;
+
+/// What a token is asked for, and how hard to try.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// Origin of the authority, e.g. `https://login.microsoftonline.com`.
+    pub authority: Url,
+    pub tenant: String,
+    pub client_id: String,
+    /// `{resource}/.default`.
+    pub scope: String,
+    pub retry: RetryPolicy,
+    /// Whether tokens are cached across runs.
+    pub cache: bool,
+}
+
+impl TokenRequest {
+    /// The token endpoint: one POST, no discovery round trip.
+    pub fn token_url(&self) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            origin(&self.authority),
+            self.tenant
+        )
+    }
+
+    /// What a cached token is bound to, with the credential's `label`.
+    fn cache_binding(&self, label: &str) -> String {
+        format!(
+            "{}|{}|{}|{}|{label}",
+            origin(&self.authority),
+            self.tenant.to_ascii_lowercase(),
+            self.client_id.to_ascii_lowercase(),
+            self.scope
+        )
+    }
+}
+
+/// The origin of a URL, without a trailing slash.
+fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
 
 /// An access token and when it stops being valid.
 #[derive(Debug)]
@@ -55,166 +102,6 @@ impl NumberOrString {
     }
 }
 
-/// Entra's error body; only the fields graphd keeps.
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
-    #[serde(default)]
-    error_codes: Vec<u64>,
-    #[serde(default)]
-    trace_id: Option<String>,
-    #[serde(default)]
-    correlation_id: Option<String>,
-}
-
-/// Entra refused the request.
-#[derive(Debug)]
-pub struct EntraError {
-    pub status: u16,
-    pub error: String,
-    pub codes: Vec<u64>,
-    /// The first sentence of `error_description` (before "Trace ID:").
-    pub summary: Option<String>,
-    pub trace_id: Option<String>,
-    pub correlation_id: Option<String>,
-    /// Context for hints: tenant, client id, authority, and the certificate's thumbprint.
-    pub context: HintContext,
-    /// How many attempts were made (more than one when the error was retryable).
-    pub attempts: u32,
-}
-
-/// What a hint may mention.
-#[derive(Debug, Clone, Default)]
-pub struct HintContext {
-    pub tenant: String,
-    pub client_id: String,
-    pub authority: String,
-    pub thumbprint: Option<String>,
-    pub x5t_s256: Option<String>,
-    /// The federated token's public claims, to compare with the app's federated credential.
-    pub federated: Option<crate::credential::federated::FederatedClaims>,
-}
-
-impl std::fmt::Display for EntraError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Entra refused the token request: {}", self.error)?;
-        if !self.codes.is_empty() {
-            let codes: Vec<String> = self.codes.iter().map(|c| format!("AADSTS{c}")).collect();
-            write!(f, " ({})", codes.join(", "))?;
-        }
-        if let Some(s) = &self.summary {
-            write!(f, ": {s}")?;
-        }
-        Ok(())
-    }
-}
-
-impl EntraError {
-    /// Whether `code` is among the AADSTS codes.
-    pub fn has(&self, code: u64) -> bool {
-        self.codes.contains(&code)
-    }
-
-    /// The ids Microsoft support asks for.
-    pub fn notes(&self) -> Vec<String> {
-        let mut v = Vec::new();
-        if let Some(t) = &self.trace_id {
-            v.push(format!("trace id: {t}"));
-        }
-        if let Some(c) = &self.correlation_id {
-            v.push(format!("correlation id: {c}"));
-        }
-        if self.attempts > 1 {
-            v.push(format!("gave up after {} attempts", self.attempts));
-        }
-        v
-    }
-
-    /// What the user should do, by AADSTS code (PROTOCOL.md §3).
-    pub fn hint(&self) -> Option<String> {
-        let c = &self.context;
-        if self.error == "temporarily_unavailable"
-            && !self.codes.iter().any(|c| KNOWN_CODES.contains(c))
-        {
-            return Some(
-                "Entra is temporarily unavailable: graphd retried; try again later, or raise \
-                 --max-retries / --deadline"
-                    .into(),
-            );
-        }
-        let code = self
-            .codes
-            .iter()
-            .copied()
-            .find(|c| KNOWN_CODES.contains(c))
-            .or_else(|| self.codes.first().copied());
-        Some(match code? {
-            7000215 => "the client secret is wrong: use the secret's Value (shown once, when it was created), \
-                        not its Secret ID"
-                .into(),
-            7000222 => "the client secret has expired: create a new one under Certificates & secrets, \
-                        or move to a certificate"
-                .into(),
-            700027 => match &c.thumbprint {
-                Some(tp) => format!(
-                    "Entra does not accept this certificate: check that the app registration lists a certificate \
-                     with thumbprint {tp} (x5t#S256 {}) that has not expired, and that the key matches it",
-                    c.x5t_s256.as_deref().unwrap_or("-")
-                ),
-                None => "Entra could not verify the client assertion: upload the certificate to the app registration"
-                    .into(),
-            },
-            700024 => "the client assertion is outside its valid time range: check this machine's clock \
-                       (timedatectl / NTP)"
-                .into(),
-            700016 => format!(
-                "no application with client id {} in tenant {}: check the client id and tenant, \
-                 and that the app is registered (or consented) in that tenant",
-                c.client_id, c.tenant
-            ),
-            90002 => format!(
-                "tenant {} was not found at {}: check the tenant id or domain, and the cloud (--authority-host)",
-                c.tenant, c.authority
-            ),
-            70021 | 700211 | 700212 | 700213 => {
-                let (iss, sub, aud) = c.federated.as_ref().map_or(("-".into(), "-".into(), "-".into()), |f| {
-                    (f.iss.clone().unwrap_or_default(), f.sub.clone().unwrap_or_default(), f.audience())
-                });
-                format!(
-                    "no federated identity credential on the app matches this token (issuer {iss}, subject {sub}, \
-                     audience {aud}): add one under Certificates & secrets > Federated credentials, with audience \
-                     api://AzureADTokenExchange"
-                )
-            }
-            70011 => "the scope must be a resource followed by /.default: check --graph-endpoint".into(),
-            50196 => "Entra detected a loop of identical token requests: slow down and reuse tokens \
-                      (keep the token cache on; do not pass --no-token-cache in loops)"
-                .into(),
-            90055 | 90024 => "Entra is throttling this tenant: graphd retried with backoff; wait a few \
-                              minutes, reuse tokens (the token cache), or raise --max-retries"
-                .into(),
-            50048 => "the assertion's subject (sub) does not match its issuer (iss): both must be the \
-                      client id"
-                .into(),
-            50027 => "Entra could not read the client assertion (malformed, or the wrong audience): \
-                      check --authority-host and the tenant"
-                .into(),
-            90130 | 9001023 => "app-only tokens need a concrete tenant: pass the tenant id or its \
-                                verified domain, not common/organizations/consumers"
-                .into(),
-            7000218 => "Entra received no client secret or assertion: give a credential".into(),
-            code => format!("see {}/error?code={code}", c.authority),
-        })
-    }
-
-    /// Entra's own "try again": retried, and exit code 5 (not 3) when retries ran out.
-    pub fn is_transient(&self) -> bool {
-        self.error == "temporarily_unavailable" || self.has(90055) || self.has(90024)
-    }
-}
-
 /// The token request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -234,11 +121,37 @@ pub enum TokenError {
     BadResponse { reason: String },
 }
 
-/// The AADSTS codes with a specific hint (PROTOCOL.md §3 and §2).
-const KNOWN_CODES: &[u64] = &[
-    7000215, 7000222, 700027, 700024, 700016, 90002, 70011, 50196, 90055, 90024, 50048, 50027,
-    90130, 9001023, 7000218,
-];
+impl Diagnostic for TokenError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            TokenError::Entra(e) => e.hint(),
+            TokenError::Credential(e) => e.hint(),
+            TokenError::Send(e) => e.hint(),
+            TokenError::Status { status: 300..=399, .. } => Some(
+                "the token endpoint redirected and graphd follows no redirects: --authority-host must be \
+                 the authority itself (e.g. https://login.microsoftonline.com)"
+                    .into(),
+            ),
+            TokenError::Status { .. } | TokenError::BadResponse { .. } => Some(
+                "something other than Entra answered (a proxy or captive portal?): check --authority-host, \
+                 HTTPS_PROXY / NO_PROXY"
+                    .into(),
+            ),
+        }
+    }
+
+    fn notes(&self) -> Vec<String> {
+        match self {
+            TokenError::Entra(e) => e.notes(),
+            TokenError::Status {
+                request_id: Some(r),
+                ..
+            } => vec![format!("request id: {r}")],
+            TokenError::Send(e) => e.notes(),
+            _ => Vec::new(),
+        }
+    }
+}
 
 fn attempts_suffix(attempts: u32) -> String {
     if attempts > 1 {
@@ -248,11 +161,15 @@ fn attempts_suffix(attempts: u32) -> String {
     }
 }
 
-/// A token for `config.scope()`: from the encrypted cache when it holds a fresh one for this
+/// A token for `request.scope`: from the encrypted cache when it holds a fresh one for this
 /// exact credential, else from Entra (and then cached). Cache trouble never fails the run.
-pub fn obtain(http: &Http, config: &Config, credential: &Credential) -> Result<Token, TokenError> {
-    let fetch = || request_token(http, config, credential);
-    match cache_slot(config, credential) {
+pub fn obtain(
+    http: &Http,
+    request: &TokenRequest,
+    credential: &Credential,
+) -> Result<Token, TokenError> {
+    let fetch = || request_token(http, request, credential);
+    match cache_slot(request, credential) {
         Some((cache, key)) => cache.get_or_fetch(&key, SystemTime::now, fetch),
         None => fetch(),
     }
@@ -262,11 +179,11 @@ pub fn obtain(http: &Http, config: &Config, credential: &Credential) -> Result<T
 /// replaces the cached one so the next run does not pick up the refused token.
 pub fn obtain_fresh(
     http: &Http,
-    config: &Config,
+    request: &TokenRequest,
     credential: &Credential,
 ) -> Result<Token, TokenError> {
-    let token = request_token(http, config, credential)?;
-    if let Some((cache, key)) = cache_slot(config, credential)
+    let token = request_token(http, request, credential)?;
+    if let Some((cache, key)) = cache_slot(request, credential)
         && let Err(e) = cache.store(&key, &token)
     {
         warn!(target: "graphd::cache", "cannot write the token cache: {e}");
@@ -275,54 +192,52 @@ pub fn obtain_fresh(
 }
 
 /// The cache and this credential's entry in it, when the cache is on and usable.
-fn cache_slot(config: &Config, credential: &Credential) -> Option<(TokenCache, CacheKey)> {
-    if !config.token_cache {
+fn cache_slot(request: &TokenRequest, credential: &Credential) -> Option<(TokenCache, CacheKey)> {
+    if !request.cache {
         return None;
     }
+    let unavailable = |e: &dyn std::fmt::Display| {
+        warn!(target: "graphd::cache", "token cache unavailable ({e}); requesting a token without it");
+    };
     let cache = match TokenCache::default_dir().and_then(TokenCache::open) {
         Ok(c) => c,
         Err(e) => {
-            warn!(target: "graphd::cache", "token cache unavailable ({e}); requesting a token without it");
+            unavailable(&e);
             return None;
         }
     };
-    let which = match credential {
-        Credential::Certificate(c) => format!("cert:{}", c.thumbprint_hex()),
-        Credential::Secret(_) | Credential::Federated(_) => "secret".into(),
+    let material = match credential.cache_material() {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            info!(target: "graphd::cache", "federated credentials are not cached across processes");
+            return None;
+        }
+        Err(e) => {
+            unavailable(&e);
+            return None;
+        }
     };
-    let binding = format!(
-        "{}|{}|{}|{}|{which}",
-        crate::config::origin(&config.authority_host),
-        config.tenant.to_ascii_lowercase(),
-        config.client_id.to_ascii_lowercase(),
-        config.scope()
-    );
-    let Some(material) = credential.cache_material() else {
-        info!(target: "graphd::cache", "federated credentials are not cached across processes");
-        return None;
-    };
-    match CacheKey::derive(&material, &binding) {
+    match CacheKey::derive(&material, &request.cache_binding(&credential.cache_label())) {
         Ok(key) => Some((cache, key)),
         Err(e) => {
-            warn!(target: "graphd::cache", "token cache unavailable ({e}); requesting a token without it");
+            unavailable(&e);
             None
         }
     }
 }
 
-/// Asks Entra for a token for `config.scope()` with `credential`.
+/// Asks Entra for a token for `request.scope` with `credential`.
 pub fn request_token(
     http: &Http,
-    config: &Config,
+    request: &TokenRequest,
     credential: &Credential,
 ) -> Result<Token, TokenError> {
-    let token_url = config.token_url();
+    let token_url = request.token_url();
     let now = SystemTime::now();
-    let scope = config.scope();
-    let auth = credential.client_auth(&config.client_id, &token_url, unix(now))?;
+    let auth = credential.client_auth(&request.client_id, &token_url, time::unix_secs(now))?;
     let mut form: Vec<(&str, &str)> = vec![
-        ("client_id", &config.client_id),
-        ("scope", &scope),
+        ("client_id", &request.client_id),
+        ("scope", &request.scope),
         ("grant_type", "client_credentials"),
     ];
     match &auth {
@@ -332,7 +247,7 @@ pub fn request_token(
             form.push(("client_assertion", a.expose()));
         }
     }
-    info!(target: "graphd::token", "requesting a token for {scope} with {}", credential.describe());
+    info!(target: "graphd::token", "requesting a token for {} with {}", request.scope, credential.describe());
     // The same form (and assertion, valid for minutes) on every attempt, as MSAL does.
     let make = || {
         http.client()
@@ -342,27 +257,22 @@ pub fn request_token(
             .form(&form)
     };
     let transient = |reply: &crate::http::Reply| {
-        let body = serde_json::from_slice::<ErrorBody>(&reply.body).ok()?;
-        let throttled = body.error_codes.iter().any(|c| [90055, 90024].contains(c));
-        (body.error == "temporarily_unavailable" || throttled)
+        let body = serde_json::from_slice::<entra::ErrorBody>(&reply.body).ok()?;
+        body.is_transient()
             .then(|| format!("Entra answered {} ({})", reply.status, body.error))
     };
     let reply =
-        retry::send(http, &config.retry, "token", &make, &transient).map_err(TokenError::Send)?;
+        retry::send(http, &request.retry, "token", &make, &transient).map_err(TokenError::Send)?;
     if reply.status == 200 {
         return parse_token_response(&reply.body, now);
     }
-    match serde_json::from_slice::<ErrorBody>(&reply.body) {
-        Ok(body) => Err(TokenError::Entra(Box::new(EntraError {
-            status: reply.status,
-            error: body.error,
-            codes: body.error_codes,
-            summary: body.error_description.as_deref().and_then(summarize),
-            trace_id: body.trace_id,
-            correlation_id: body.correlation_id,
-            context: hint_context(config, credential),
-            attempts: reply.attempts,
-        }))),
+    match serde_json::from_slice::<entra::ErrorBody>(&reply.body) {
+        Ok(body) => Err(TokenError::Entra(Box::new(EntraError::new(
+            reply.status,
+            body,
+            hint_context(request, credential),
+            reply.attempts,
+        )))),
         Err(_) => Err(TokenError::Status {
             status: reply.status,
             request_id: reply.header("x-ms-request-id").map(str::to_string),
@@ -371,19 +281,22 @@ pub fn request_token(
     }
 }
 
-fn hint_context(config: &Config, credential: &Credential) -> HintContext {
+fn hint_context(request: &TokenRequest, credential: &Credential) -> HintContext {
     let (thumbprint, x5t_s256) = match credential {
         Credential::Certificate(c) => (Some(c.thumbprint_hex()), c.x5t_s256()),
         Credential::Secret(_) | Credential::Federated(_) => (None, None),
     };
     let federated = match credential {
-        Credential::Federated(f) => f.read(unix(SystemTime::now())).ok().map(|(_, c)| c),
+        Credential::Federated(f) => f
+            .read(time::unix_secs(SystemTime::now()))
+            .ok()
+            .map(|(_, c)| c),
         _ => None,
     };
     HintContext {
-        tenant: config.tenant.clone(),
-        client_id: config.client_id.clone(),
-        authority: crate::config::origin(&config.authority_host),
+        tenant: request.tenant.clone(),
+        client_id: request.client_id.clone(),
+        authority: origin(&request.authority),
         thumbprint,
         x5t_s256,
         federated,
@@ -433,23 +346,10 @@ pub fn parse_token_response(body: &[u8], requested_at: SystemTime) -> Result<Tok
     })
 }
 
-/// The useful part of an AADSTS description: up to "Trace ID:", on one line, bounded.
-fn summarize(description: &str) -> Option<String> {
-    let head = description.split("Trace ID:").next()?.trim();
-    let head: String = head.split_whitespace().collect::<Vec<_>>().join(" ");
-    let head: String = head.chars().take(300).collect();
-    (!head.is_empty()).then_some(head)
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]
@@ -490,48 +390,5 @@ mod tests {
             let shown = format!("{e} {e:?}");
             assert!(!shown.contains("canary"), "{shown}");
         }
-    }
-
-    #[test]
-    fn summary_stops_before_trace_id() {
-        let d = "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1 Correlation ID: 2 Timestamp: 3";
-        assert_eq!(
-            summarize(d).unwrap(),
-            "AADSTS7000215: Invalid client secret provided."
-        );
-    }
-
-    #[test]
-    fn hints_by_code() {
-        let mk = |code| EntraError {
-            status: 401,
-            error: "invalid_client".into(),
-            codes: vec![code],
-            summary: None,
-            trace_id: Some("t".into()),
-            correlation_id: Some("c".into()),
-            context: HintContext {
-                tenant: "T".into(),
-                client_id: "C".into(),
-                authority: "https://a".into(),
-                thumbprint: Some("ABCDEF".into()),
-                x5t_s256: Some("xyz".into()),
-                ..Default::default()
-            },
-            attempts: 1,
-        };
-        assert!(mk(7000215).hint().unwrap().contains("Value"));
-        assert!(mk(7000215).hint().unwrap().contains("Secret ID"));
-        assert!(mk(7000222).hint().unwrap().contains("expired"));
-        assert!(mk(700027).hint().unwrap().contains("ABCDEF"));
-        assert!(mk(700024).hint().unwrap().contains("clock"));
-        assert!(mk(700016).hint().unwrap().contains("client id C"));
-        assert!(mk(90002).hint().unwrap().contains("tenant T"));
-        assert!(mk(12345).hint().unwrap().contains("error?code=12345"));
-        assert_eq!(mk(1).notes(), vec!["trace id: t", "correlation id: c"]);
-        assert_eq!(
-            mk(7000215).to_string(),
-            "Entra refused the token request: invalid_client (AADSTS7000215)"
-        );
     }
 }

@@ -11,8 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::info;
 
-use super::{Token, TokenError};
-use crate::config::Config;
+use super::{Token, TokenError, TokenRequest};
 use crate::credential::Credential;
 use crate::http::Http;
 use crate::secret::AccessToken;
@@ -56,7 +55,7 @@ impl Current {
 /// Tokens for one run: from the cache or Entra first, fresh from Entra on renewal.
 pub struct Tokens<'a> {
     http: &'a Http,
-    config: &'a Config,
+    request: TokenRequest,
     credential: Credential,
     current: RefCell<Option<Current>>,
     renewals: Cell<u32>,
@@ -64,10 +63,10 @@ pub struct Tokens<'a> {
 
 impl<'a> Tokens<'a> {
     /// A provider that has not asked for a token yet.
-    pub fn new(http: &'a Http, config: &'a Config, credential: Credential) -> Self {
+    pub fn new(http: &'a Http, request: TokenRequest, credential: Credential) -> Self {
         Tokens {
             http,
-            config,
+            request,
             credential,
             current: RefCell::new(None),
             renewals: Cell::new(0),
@@ -79,9 +78,9 @@ impl<'a> Tokens<'a> {
         &self.credential
     }
 
-    /// How many times Graph's 401 led to a fresh token.
-    pub fn renewals(&self) -> u32 {
-        self.renewals.get()
+    /// What tokens are asked for (e.g. to try another credential against the same endpoint).
+    pub fn request(&self) -> &TokenRequest {
+        &self.request
     }
 }
 
@@ -94,7 +93,7 @@ impl TokenSource for Tokens<'_> {
             if current.is_some() {
                 info!(target: "graphd::token", "the access token is about to expire; getting a new one");
             }
-            let token = super::obtain(self.http, self.config, &self.credential)?;
+            let token = super::obtain(self.http, &self.request, &self.credential)?;
             *current = Some(Current::new(token, now));
         }
         Ok(current
@@ -117,7 +116,7 @@ impl TokenSource for Tokens<'_> {
         self.renewals.set(self.renewals.get() + 1);
         info!(target: "graphd::token", "Graph refused the access token (401); getting a fresh one from Entra, not the cache");
         let fresh = Current::new(
-            super::obtain_fresh(self.http, self.config, &self.credential)?,
+            super::obtain_fresh(self.http, &self.request, &self.credential)?,
             SystemTime::now(),
         );
         let token = fresh.token.clone();

@@ -253,9 +253,10 @@ fn no_session_bus_fails_fast_with_a_hint() {
         "{e}"
     );
 
-    // And `users` with no credential names the cause and every way to give one.
+    // And `users` with no credential names the cause and every way to give one, with the same
+    // exit code as `secret status` for the same keyring failure.
     let out = s.graphd().arg("users").output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     let e = stderr_of(&out);
     assert!(
         e.starts_with(

@@ -1,52 +1,38 @@
-//! Turns flags and environment into one validated, typed `Config`.
+//! One configuration pipeline: `cli`'s flags (with clap's env fallbacks) and the environment
+//! (`env`), the quickstart's parameters file (`params`) and a profile (`profile`) are layered
+//! with their origins (`layers`), then validated here into one typed [`Config`].
 //!
-//! `cli` types stop here. This module does no network I/O and reads no files itself (the
-//! `settings` layers read `--config` and the profile): credential *sources* are resolved
-//! (which one, from where), and `credential` later reads them. The
-//! environment is read through the `Env` trait so tests never mutate process env. Values
-//! that clap already took from the environment (`env = ...` on a flag) arrive as flags.
+//! `cli` types stop here and in `commands`. This module does no network I/O; it reads only the
+//! parameters and profile files. Credential *sources* are resolved (which one, from where);
+//! `credential` later reads them. `token` and `graph` get the narrow parts they need
+//! ([`Config::token_request`], [`Config::graph_target`]), never the whole `Config`.
+
+pub mod env;
+pub mod layers;
+pub mod params;
+pub mod profile;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use url::Url;
 
-use crate::cli::{AssertionAlg, Cloud, GlobalArgs, OutputFormat};
-use crate::credential::CertSpec;
-use crate::credential::certificate::parse_thumbprint;
-use crate::credential::keyring::KeyringSlot;
+pub use env::{Env, MapEnv, ProcessEnv};
+pub use layers::{CredentialLayer, Layers, Origin, Sourced};
+
+use crate::cli::GlobalArgs;
+use crate::cloud::Cloud;
+use crate::credential::{
+    AssertionAlg, CertSource, CertSpec, CredentialSource, KeyringSlot, PasswordSource,
+};
+use crate::diagnostic::Diagnostic;
+use crate::graph::Target;
+use crate::names::{self, ENV_TOKEN_CACHE};
+use crate::output::OutputFormat;
 use crate::retry::RetryPolicy;
-use crate::secret::{CertPassword, ClientSecret};
-use crate::settings::{FileCredential, ParamsCredential, SettingsError};
-
-/// Where environment variables come from: the process, or a map in tests.
-pub trait Env {
-    /// The variable's value, if set and valid UTF-8.
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The real process environment.
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-}
-
-/// Env var holding a client secret (azure-identity's name).
-pub const ENV_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
-/// Env var holding the path of a PEM with certificate and key (azure-identity's name).
-pub const ENV_CERT_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
-/// Env var holding the password of an encrypted key or PKCS#12 file (azure-identity's name).
-pub const ENV_CERT_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
-/// Env var asking for the `x5c` header (azure-identity's name): `1` or `true`.
-pub const ENV_SEND_CHAIN: &str = "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN";
-/// Env var naming the CI provider's token file (azure-identity's name).
-pub const ENV_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
-/// Env var that turns the token cache off (`off`, `0`, `false`, `no`) or on.
-pub const ENV_TOKEN_CACHE: &str = "GRAPHD_TOKEN_CACHE";
+use crate::secret::CertPassword;
+use crate::token::TokenRequest;
 
 /// Tenant names that do not work for the client-credentials grant (AADSTS90130 / 9001023).
 const MULTI_TENANT_ALIASES: [&str; 3] = ["common", "organizations", "consumers"];
@@ -59,21 +45,19 @@ pub struct Config {
     pub authority_host: Url,
     /// Origin of Graph, no trailing slash, e.g. `https://graph.microsoft.com`.
     pub graph_endpoint: Url,
+    /// The national cloud the hosts came from (or `public`).
+    pub cloud: Cloud,
+    /// The `--config` file's `endpoint`: what `users` / `get` fetch by default.
+    pub endpoint: Option<Url>,
     pub ca_bundle: Option<PathBuf>,
     pub credential: CredentialSource,
     /// The keyring holding this app's stored secret.
     pub keyring: KeyringSlot,
     /// Whether tokens are cached across runs.
     pub token_cache: bool,
-    pub verbose: u8,
-    /// The national cloud the hosts came from (or `public`).
-    pub cloud: Cloud,
-    /// The `--config` file's `endpoint`: what `users` / `get` fetch by default.
-    pub endpoint: Option<Url>,
-    /// A scope other than Graph's (`graphd token --scope`).
-    pub scope_override: Option<String>,
     pub output: OutputFormat,
-    /// Retries, per-request timeout and the overall deadline (counted from `from_args`).
+    pub verbose: u8,
+    /// Retries, per-request timeout and the overall deadline (counted from `from_layers`).
     pub retry: RetryPolicy,
     /// The largest response body accepted, in bytes.
     pub max_response_bytes: u64,
@@ -100,22 +84,118 @@ impl fmt::Debug for Config {
     }
 }
 
+/// The origin of an https URL, without a trailing slash.
+pub fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
 impl Config {
-    /// The token endpoint: one POST, no discovery round trip.
-    pub fn token_url(&self) -> String {
-        format!(
-            "{}/{}/oauth2/v2.0/token",
-            origin(&self.authority_host),
-            self.tenant
-        )
+    /// Layers flags, env, `--config` and the profile, and validates the result.
+    pub fn from_args(args: &GlobalArgs, env: &dyn Env) -> Result<Config, ConfigError> {
+        Config::from_layers(Layers::resolve(args, env)?)
     }
 
-    /// `{graph-endpoint}/.default`: every application permission granted on Graph
-    /// (or `graphd token --scope`).
+    /// Validates resolved layers.
+    pub fn from_layers(l: Layers) -> Result<Config, ConfigError> {
+        let tenant = l
+            .tenant
+            .map(|s| s.value)
+            .filter(|t| !t.is_empty())
+            .ok_or(ConfigError::MissingTenant)?;
+        let tenant = validate_tenant(tenant)?;
+        let client_id = l
+            .client_id
+            .map(|s| s.value)
+            .filter(|c| !c.is_empty())
+            .ok_or(ConfigError::MissingClientId)?;
+        if !client_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(ConfigError::InvalidClientId(client_id));
+        }
+        let authority_host = parse_origin(names::AUTHORITY_HOST.flag, &l.authority_host.value)?;
+        let graph_endpoint = parse_origin(names::GRAPH_ENDPOINT.flag, &l.graph_endpoint.value)?;
+        let keyring = KeyringSlot::new(
+            l.keyring.value,
+            &origin(&authority_host),
+            &tenant,
+            &client_id,
+        );
+        let alg =
+            (!matches!(l.assertion_alg.origin, Origin::Default)).then_some(l.assertion_alg.value);
+        let credential = match l.credential.map(|c| c.value) {
+            None => CredentialSource::Keyring(keyring.clone()),
+            Some(CredentialLayer::SecretEnv(s)) => CredentialSource::SecretEnv(s),
+            Some(CredentialLayer::SecretStdin) => CredentialSource::SecretStdin,
+            Some(CredentialLayer::SecretFile(p)) => CredentialSource::SecretFile(p),
+            Some(CredentialLayer::SecretParams(s, p)) => CredentialSource::SecretParams(s, p),
+            Some(CredentialLayer::FederatedFile(p)) => CredentialSource::FederatedFile(p),
+            Some(CredentialLayer::Certificate {
+                cert,
+                key,
+                thumbprint,
+            }) => CredentialSource::Certificate(CertSource {
+                spec: CertSpec {
+                    cert,
+                    key,
+                    thumbprint,
+                    alg,
+                    send_x5c: l.send_x5c.value,
+                    allow_insecure_key_file: l.allow_insecure_key_file.value,
+                },
+                password: password_source(l.password.env, l.password.stdin),
+            }),
+        };
+        let n = &l.network;
+        Ok(Config {
+            tenant,
+            client_id,
+            authority_host,
+            graph_endpoint,
+            cloud: l.cloud.value,
+            endpoint: l.endpoint.map(|s| s.value),
+            ca_bundle: l.ca_bundle.map(|s| s.value),
+            credential,
+            keyring,
+            token_cache: l.token_cache.value,
+            output: l.output.value,
+            verbose: l.verbose,
+            retry: RetryPolicy::new(
+                n.max_retries.value,
+                Duration::from_secs(n.timeout.value),
+                Duration::from_secs(n.max_retry_wait.value),
+                Duration::from_secs(n.deadline.value),
+                Instant::now(),
+            ),
+            max_response_bytes: n.max_response_mib.value * 1024 * 1024,
+        })
+    }
+
+    /// `{graph-endpoint}/.default`: every application permission granted on Graph.
     pub fn scope(&self) -> String {
-        match &self.scope_override {
-            Some(s) => s.clone(),
-            None => format!("{}/.default", origin(&self.graph_endpoint)),
+        format!("{}/.default", origin(&self.graph_endpoint))
+    }
+
+    /// What the token flow needs: authority, tenant, client, scope (Graph's, or `scope`),
+    /// retry policy and the cache switch.
+    pub fn token_request(&self, scope: Option<String>) -> TokenRequest {
+        TokenRequest {
+            authority: self.authority_host.clone(),
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone(),
+            scope: scope.unwrap_or_else(|| self.scope()),
+            retry: self.retry.clone(),
+            cache: self.token_cache,
+        }
+    }
+
+    /// What the Graph client needs: the origin, the consent URL for hints, the retry policy.
+    pub fn graph_target(&self) -> Target {
+        Target {
+            endpoint: self.graph_endpoint.clone(),
+            consent_url: self.admin_consent_url(),
+            retry: self.retry.clone(),
         }
     }
 
@@ -128,70 +208,73 @@ impl Config {
         url.to_string()
     }
 
+    /// The v2.0 admin-consent URL, with `scope=GRAPH/.default`.
+    pub fn admin_consent_url_v2(&self) -> String {
+        let mut url = self.authority_host.clone();
+        url.set_path(&format!("{}/v2.0/adminconsent", self.tenant));
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.client_id)
+            .append_pair("scope", &self.scope());
+        url.to_string()
+    }
+
     /// `{graph-endpoint}/v1.0/users`.
     pub fn users_url(&self) -> Url {
         let mut url = self.graph_endpoint.clone();
         url.set_path("v1.0/users");
         url
     }
-}
 
-/// The origin of an https URL, without a trailing slash.
-pub fn origin(url: &Url) -> String {
-    url.origin().ascii_serialization()
-}
-
-/// Which credential to use, and where its secret part is to be read from.
-pub enum CredentialSource {
-    /// `AZURE_CLIENT_SECRET`, already read (it was in the environment anyway).
-    SecretEnv(ClientSecret),
-    /// `--secret-stdin`.
-    SecretStdin,
-    /// `--secret-file PATH`.
-    SecretFile(PathBuf),
-    /// `--cert` [+ `--key`], `--thumbprint` + `--key`, or `AZURE_CLIENT_CERTIFICATE_PATH`.
-    Certificate {
-        spec: CertSpec,
-        /// `AZURE_CLIENT_CERTIFICATE_PASSWORD`, if set (used only if a password is needed).
-        password_env: Option<CertPassword>,
-        /// `--cert-password-stdin`.
-        password_stdin: bool,
-    },
-    /// `--federated-token-file` / `AZURE_FEDERATED_TOKEN_FILE`: workload identity federation.
-    FederatedFile(PathBuf),
-    /// None given by flag or env: the secret stored by `graphd secret set`, if any.
-    Keyring(KeyringSlot),
-    /// The `secret` of a `--config` parameters file (plaintext there; already read).
-    SecretConfigFile(ClientSecret, PathBuf),
-}
-
-impl CredentialSource {
-    /// A non-secret description for logs.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::SecretEnv(_) => format!("client secret from {ENV_CLIENT_SECRET}"),
-            Self::SecretStdin => "client secret from stdin".into(),
-            Self::SecretFile(p) => format!("client secret from file {}", p.display()),
-            Self::Certificate { spec, .. } => format!(
-                "certificate {} (key {})",
-                spec.cert
-                    .as_ref()
-                    .map_or("by thumbprint".into(), |c| c.display().to_string()),
-                spec.key
-                    .as_ref()
-                    .map_or("in the same file".into(), |k| k.display().to_string())
-            ),
-            Self::FederatedFile(p) => format!("federated token file {}", p.display()),
-            Self::Keyring(slot) => {
-                format!("client secret from the {} keyring", slot.backend.name())
-            }
-            Self::SecretConfigFile(_, p) => {
-                format!(
-                    "client secret [redacted] from parameters file {}",
-                    p.display()
-                )
-            }
+    /// The password source of the certificate credential, for a second certificate read in
+    /// the same run (`cert rotate`'s new one): the same env value, else a prompt.
+    pub fn cert_password(&self) -> PasswordSource {
+        match &self.credential {
+            CredentialSource::Certificate(CertSource {
+                password: p @ PasswordSource::Env(_),
+                ..
+            }) => p.duplicate(),
+            _ => PasswordSource::Prompt,
         }
+    }
+
+    /// The algorithm the certificate credential was asked to sign with, if named.
+    pub fn assertion_alg(&self) -> Option<AssertionAlg> {
+        match &self.credential {
+            CredentialSource::Certificate(c) => c.spec.alg,
+            _ => None,
+        }
+    }
+}
+
+/// The password source for a certificate: the env value, else stdin, else a prompt.
+pub fn password_source(env: Option<CertPassword>, stdin: bool) -> PasswordSource {
+    match (env, stdin) {
+        (Some(p), _) => PasswordSource::Env(p),
+        (None, true) => PasswordSource::Stdin,
+        (None, false) => PasswordSource::Prompt,
+    }
+}
+
+/// The one rule for standard input: at most one input may read it.
+pub fn one_stdin(users: &[(bool, &str)]) -> Result<(), ConfigError> {
+    let mut using = users.iter().filter(|(used, _)| *used).map(|(_, n)| *n);
+    match (using.next(), using.next()) {
+        (Some(a), Some(b)) => Err(ConfigError::StdinTwice(a.into(), b.into())),
+        _ => Ok(()),
+    }
+}
+
+/// `RESOURCE/.default`, one resource (`graphd token --scope`).
+pub fn check_scope(scope: &str) -> Result<(), ConfigError> {
+    let ok = scope
+        .strip_suffix("/.default")
+        .and_then(|r| Url::parse(r).ok())
+        .is_some_and(|u| u.scheme() == "https" || u.scheme() == "api")
+        && !scope.contains(' ');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::BadScope(scope.to_string()))
     }
 }
 
@@ -233,16 +316,70 @@ pub enum ConfigError {
     StdinTwice(String, String),
     #[error("two credentials given: {0} and {1}")]
     TwoCredentials(String, String),
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
+    #[error(
+        "this needs a certificate credential (--cert/--key): a proof of possession is signed with it"
+    )]
+    NeedsCertificate,
+    #[error("no PATH given and no endpoint in --config")]
+    NoPath,
+    #[error("the scope '{0}' is not RESOURCE/.default")]
+    BadScope(String),
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is larger than 1 MiB; it cannot be a parameters file", path.display())]
+    TooLarge { path: PathBuf },
+    #[error("{} has a comment at line {line}; JSON has no comments", path.display())]
+    CommentedJson { path: PathBuf, line: usize },
+    #[error("{} is not valid JSON at line {line} column {column}: {what}", path.display())]
+    BadJson {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        what: &'static str,
+    },
+    #[error("\"{key}\" in {} {why}", path.display())]
+    BadParam {
+        path: PathBuf,
+        key: &'static str,
+        why: &'static str,
+    },
+    #[error("{} is not valid TOML at line {line} column {column}", path.display())]
+    BadToml {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+    },
+    #[error("{key} in {} {why}", path.display())]
+    BadProfileKey {
+        path: PathBuf,
+        key: String,
+        why: &'static str,
+    },
+    #[error("{key} in {} would hold a secret; profiles hold only references to credentials", path.display())]
+    SecretInProfile { path: PathBuf, key: String },
+    #[error("profile '{profile}' was asked for, but there is no {}", path.display())]
+    NoConfigFile { path: PathBuf, profile: String },
+    #[error("no profile '{profile}' in {}", path.display())]
+    NoSuchProfile {
+        path: PathBuf,
+        profile: String,
+        known: Vec<String>,
+    },
+    #[error("profile '{profile}' asked for, but neither XDG_CONFIG_HOME nor HOME is set")]
+    NoConfigDir { profile: String },
 }
 
-impl ConfigError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for ConfigError {
+    fn hint(&self) -> Option<String> {
         Some(match self {
-            Self::MissingTenant => "pass --tenant or set AZURE_TENANT_ID".into(),
-            Self::MissingClientId => "pass --client-id or set AZURE_CLIENT_ID".into(),
+            Self::MissingTenant => format!("pass {} or set {}", names::TENANT.flag, names::TENANT.env),
+            Self::MissingClientId => {
+                format!("pass {} or set {}", names::CLIENT_ID.flag, names::CLIENT_ID.env)
+            }
             Self::MultiTenantAlias(_) => {
                 "the client-credentials grant needs the tenant's id (a GUID) or its domain, \
                  e.g. contoso.onmicrosoft.com"
@@ -272,140 +409,45 @@ impl ConfigError {
                 "pass the certificate with --cert, or its thumbprint with --thumbprint".into()
             }
             Self::StdinTwice(..) => "read one of them from a file or /dev/fd/N instead".into(),
-            Self::Settings(e) => e.hint(),
-        })
-    }
-}
-
-impl Config {
-    /// Validates flags (already merged with clap's env fallbacks), the credential env, and
-    /// the lower layers (`--config`, profile, defaults) that `settings` resolved.
-    pub fn from_args(args: &GlobalArgs, env: &dyn Env) -> Result<Config, ConfigError> {
-        let r = crate::settings::resolve(args, env)?;
-        let tenant = r
-            .tenant
-            .map(|s| s.value)
-            .filter(|t| !t.is_empty())
-            .ok_or(ConfigError::MissingTenant)?;
-        let tenant = validate_tenant(tenant)?;
-        let client_id = r
-            .client_id
-            .map(|s| s.value)
-            .filter(|c| !c.is_empty())
-            .ok_or(ConfigError::MissingClientId)?;
-        if !client_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            return Err(ConfigError::InvalidClientId(client_id));
-        }
-        let authority_host = parse_origin("--authority-host", &r.authority_host.value)?;
-        let graph_endpoint = parse_origin("--graph-endpoint", &r.graph_endpoint.value)?;
-        let keyring = KeyringSlot::new(
-            r.keyring.value,
-            &origin(&authority_host),
-            &tenant,
-            &client_id,
-        );
-        // An algorithm named by flag, env or profile; else PS256 where a certificate allows it.
-        let alg = (!matches!(r.assertion_alg.origin, crate::settings::Origin::Default))
-            .then_some(r.assertion_alg.value);
-        let file_cert = |cert: Option<PathBuf>, key: Option<PathBuf>, thumbprint: Option<&str>| {
-            let thumbprint = match thumbprint {
-                Some(hex) => Some(
-                    parse_thumbprint(hex)
-                        .ok_or_else(|| ConfigError::InvalidThumbprint(hex.to_string()))?,
-                ),
-                None => None,
-            };
-            Ok::<_, ConfigError>(cert_source(args, env, alg, cert, key, thumbprint))
-        };
-        let credential = match resolve_credential(args, env, alg)? {
-            Some(c) => c,
-            None => match r.credential.map(|c| c.value) {
-                None => CredentialSource::Keyring(keyring.clone()),
-                Some(FileCredential::Params(ParamsCredential::Secret(s))) => {
-                    CredentialSource::SecretConfigFile(s, r.params_path.clone().unwrap_or_default())
-                }
-                Some(FileCredential::Params(ParamsCredential::KeyWithThumbprint {
-                    key,
-                    thumbprint,
-                })) => file_cert(None, Some(key), Some(&thumbprint))?,
-                Some(FileCredential::Params(ParamsCredential::Certificate {
-                    cert,
-                    key: Some(key),
-                    thumbprint: Some(thumbprint),
-                })) => file_cert(Some(cert), Some(key), Some(&thumbprint))?,
-                Some(FileCredential::Params(ParamsCredential::Certificate {
-                    cert, key, ..
-                }))
-                | Some(FileCredential::ProfileCertificate { cert, key }) => {
-                    file_cert(Some(cert), key, None)?
-                }
-                Some(FileCredential::ProfileFederated(f)) => CredentialSource::FederatedFile(f),
-            },
-        };
-        let token_cache = match env.var(ENV_TOKEN_CACHE).map(|v| v.to_ascii_lowercase()) {
-            _ if args.no_token_cache => false,
-            None => true,
-            Some(v) if ["off", "0", "false", "no"].contains(&v.as_str()) => false,
-            Some(v) if ["on", "1", "true", "yes", ""].contains(&v.as_str()) => true,
-            Some(v) => return Err(ConfigError::InvalidTokenCacheEnv(v)),
-        };
-        Ok(Config {
-            tenant,
-            client_id,
-            authority_host,
-            graph_endpoint,
-            ca_bundle: r.ca_bundle.map(|s| s.value),
-            credential,
-            keyring,
-            token_cache,
-            verbose: args.verbose,
-            cloud: r.cloud.value,
-            endpoint: r.endpoint.map(|s| s.value),
-            scope_override: None,
-            output: args.output,
-            retry: RetryPolicy::new(
-                args.max_retries,
-                Duration::from_secs(args.timeout),
-                Duration::from_secs(args.max_retry_wait),
-                Duration::from_secs(args.deadline),
-                Instant::now(),
+            Self::NeedsCertificate => "pass the app's current certificate with --cert/--key".into(),
+            Self::NoPath => "e.g. graphd get /organization".into(),
+            Self::BadScope(_) => {
+                "app-only tokens are for RESOURCE/.default, e.g. https://graph.microsoft.com/.default"
+                    .into()
+            }
+            Self::Read { path, .. } => format!("check that {} exists and is readable", path.display()),
+            Self::TooLarge { .. } => "pass the quickstart's parameters.json (a few lines of JSON)".into(),
+            Self::CommentedJson { line, .. } => format!(
+                "delete the comment at line {line} (and any other // or /* */ lines): the old quickstart's \
+                 commented parameters.json is not JSON"
             ),
-            max_response_bytes: args.max_response_mib * 1024 * 1024,
+            Self::BadJson { .. } => {
+                "fix the file: it must be one JSON object like the quickstart's parameters.json".into()
+            }
+            Self::BadParam { .. } => "see the quickstart's parameters.json: authority, client_id, scope, endpoint, and \
+                 secret or thumbprint + private_key_file"
+                .into(),
+            Self::BadToml { .. } | Self::BadProfileKey { .. } => {
+                "profile keys: tenant, client_id, cloud, authority_host, graph_endpoint, ca_bundle, certificate, \
+                 key, assertion_alg, keyring, federated_token_file (all strings)"
+                    .into()
+            }
+            Self::SecretInProfile { .. } => "remove it; store a client secret with `graphd secret set` (the profile's \
+                 keyring = \"...\" says which keyring), or reference a certificate with certificate = \"PATH\""
+                .into(),
+            Self::NoConfigFile { path, .. } => format!(
+                "create {} with a [profiles.NAME] table, or drop {} / {}",
+                path.display(),
+                names::PROFILE.flag,
+                names::PROFILE.env
+            ),
+            Self::NoSuchProfile { known, .. } if known.is_empty() => {
+                "the file defines no [profiles.NAME]".into()
+            }
+            Self::NoSuchProfile { known, .. } => format!("profiles defined: {}", known.join(", ")),
+            Self::NoConfigDir { .. } => "set HOME or XDG_CONFIG_HOME".into(),
         })
     }
-}
-
-/// A certificate credential with the options every form shares (x5c, key-file check,
-/// where a password comes from).
-fn cert_source(
-    args: &GlobalArgs,
-    env: &dyn Env,
-    alg: Option<AssertionAlg>,
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-    thumbprint: Option<Vec<u8>>,
-) -> CredentialSource {
-    CredentialSource::Certificate {
-        spec: CertSpec {
-            cert,
-            key,
-            thumbprint,
-            alg,
-            send_x5c: args.send_x5c || env_flag(env, ENV_SEND_CHAIN),
-            allow_insecure_key_file: args.allow_insecure_key_file,
-        },
-        password_env: env.var(ENV_CERT_PASSWORD).map(CertPassword::new),
-        password_stdin: args.cert_password_stdin,
-    }
-}
-
-/// An env var meaning yes: `1` or `true` (any case), as azure-identity reads them.
-fn env_flag(env: &dyn Env, name: &str) -> bool {
-    env.var(name)
-        .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
 fn validate_tenant(tenant: String) -> Result<String, ConfigError> {
@@ -451,108 +493,28 @@ fn parse_origin(flag: &'static str, value: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// The one credential given by flag or env; `None` when none was (the lower layers' turn).
-pub(crate) fn resolve_credential(
-    args: &GlobalArgs,
-    env: &dyn Env,
-    alg: Option<AssertionAlg>,
-) -> Result<Option<CredentialSource>, ConfigError> {
-    let mut found: Vec<(String, CredentialSource)> = Vec::new();
-    if args.secret_stdin {
-        found.push(("--secret-stdin".into(), CredentialSource::SecretStdin));
-    }
-    if let Some(path) = &args.secret_file {
-        found.push((
-            "--secret-file".into(),
-            CredentialSource::SecretFile(path.clone()),
-        ));
-    }
-    let cert_spec = |cert: Option<PathBuf>, thumbprint: Option<Vec<u8>>| {
-        cert_source(args, env, alg, cert, args.key.clone(), thumbprint)
-    };
-    if let Some(cert) = &args.cert {
-        found.push(("--cert".into(), cert_spec(Some(cert.clone()), None)));
-    }
-    if let Some(hex) = &args.thumbprint {
-        let thumbprint =
-            parse_thumbprint(hex).ok_or_else(|| ConfigError::InvalidThumbprint(hex.clone()))?;
-        if alg == Some(AssertionAlg::Ps256) {
-            return Err(ConfigError::ThumbprintNeedsRs256);
-        }
-        if args.send_x5c {
-            return Err(ConfigError::X5cNeedsCertificate);
-        }
-        found.push(("--thumbprint".into(), cert_spec(None, Some(thumbprint))));
-    }
-    if let Some(secret) = env.var(ENV_CLIENT_SECRET).filter(|s| !s.is_empty()) {
-        found.push((
-            format!("{ENV_CLIENT_SECRET} (env)"),
-            CredentialSource::SecretEnv(ClientSecret::new(secret)),
-        ));
-    }
-    if let Some(path) = &args.federated_token_file {
-        found.push((
-            "--federated-token-file".into(),
-            CredentialSource::FederatedFile(path.clone()),
-        ));
-    }
-    if let Some(path) = env.var(ENV_FEDERATED_TOKEN_FILE).filter(|s| !s.is_empty()) {
-        found.push((
-            format!("{ENV_FEDERATED_TOKEN_FILE} (env)"),
-            CredentialSource::FederatedFile(path.into()),
-        ));
-    }
-    if let Some(path) = env.var(ENV_CERT_PATH).filter(|s| !s.is_empty()) {
-        found.push((
-            format!("{ENV_CERT_PATH} (env)"),
-            cert_spec(Some(path.into()), None),
-        ));
-    }
-    let is_cert = found
-        .iter()
-        .any(|(_, s)| matches!(s, CredentialSource::Certificate { .. }));
-    if args.key.is_some() && !is_cert {
-        return Err(ConfigError::KeyWithoutCertificate);
-    }
-    // Only one input can read standard input.
-    let stdin_users: Vec<&str> = [
-        (args.secret_stdin, "--secret-stdin"),
-        (args.cert.as_deref() == Some(Path::new("-")), "--cert -"),
-        (args.key.as_deref() == Some(Path::new("-")), "--key -"),
-        (args.cert_password_stdin && is_cert, "--cert-password-stdin"),
-    ]
-    .into_iter()
-    .filter_map(|(used, name)| used.then_some(name))
-    .collect();
-    if let [a, b, ..] = stdin_users[..] {
-        return Err(ConfigError::StdinTwice(a.into(), b.into()));
-    }
-    let mut found = found.into_iter();
-    match (found.next(), found.next()) {
-        (None, _) => Ok(None),
-        (Some((_, source)), None) => Ok(Some(source)),
-        (Some((a, _)), Some((b, _))) => Err(ConfigError::TwoCredentials(a, b)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::path::Path;
 
     use clap::Parser;
 
     use super::*;
-    use crate::cli::{Cli, KeyringBackend};
+    use crate::cli::Cli;
+    use crate::credential::KeyringBackend;
+    use crate::names::{ENV_CERT_PASSWORD, ENV_CLIENT_SECRET};
 
-    struct MapEnv(HashMap<&'static str, &'static str>);
-    impl Env for MapEnv {
-        fn var(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|s| s.to_string())
-        }
-    }
+    const ENV_CERT_PATH: &str = names::CERT.env;
+    const ENV_SEND_CHAIN: &str = names::SEND_X5C.env;
 
     fn env(pairs: &[(&'static str, &'static str)]) -> MapEnv {
-        MapEnv(pairs.iter().copied().collect())
+        MapEnv::of(pairs)
+    }
+
+    impl Config {
+        fn token_url(&self) -> String {
+            self.token_request(None).token_url()
+        }
     }
 
     fn parse(extra: &[&str], env: &MapEnv) -> Result<Config, ConfigError> {
@@ -732,17 +694,12 @@ mod tests {
         )
         .unwrap();
         match &c.credential {
-            CredentialSource::Certificate {
-                spec,
-                password_env,
-                password_stdin,
-            } => {
+            CredentialSource::Certificate(CertSource { spec, password }) => {
                 assert_eq!(spec.cert.as_deref(), Some(Path::new("both.pem")));
                 assert!(
                     spec.key.is_none()
                         && !spec.send_x5c
-                        && password_env.is_none()
-                        && !password_stdin
+                        && matches!(password, PasswordSource::Prompt)
                 );
                 assert_eq!(spec.alg, Some(AssertionAlg::Rs256));
             }
@@ -758,11 +715,9 @@ mod tests {
         )
         .unwrap();
         match &c.credential {
-            CredentialSource::Certificate {
-                spec, password_env, ..
-            } => {
+            CredentialSource::Certificate(CertSource { spec, password }) => {
                 assert!(spec.send_x5c);
-                assert_eq!(password_env.as_ref().unwrap().expose(), "pw");
+                assert!(matches!(password, PasswordSource::Env(p) if p.expose() == "pw"));
             }
             _ => panic!("a certificate"),
         }
@@ -773,7 +728,7 @@ mod tests {
         let tp = "00:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:12:13";
         let c = parse(&["--thumbprint", tp, "--key", "k.pem"], &env(&[])).unwrap();
         assert!(
-            matches!(&c.credential, CredentialSource::Certificate { spec, .. } if spec.thumbprint.as_ref().unwrap().len() == 20)
+            matches!(&c.credential, CredentialSource::Certificate(CertSource { spec, .. }) if spec.thumbprint.as_ref().unwrap().len() == 20)
         );
         assert!(matches!(
             parse(&["--thumbprint", "abc", "--key", "k.pem"], &env(&[])),

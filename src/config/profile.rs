@@ -17,9 +17,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::SettingsError;
-use crate::cli::{AssertionAlg, Cloud, KeyringBackend};
-use crate::config::Env;
+use super::ConfigError;
+use super::env::Env;
+use crate::cloud::Cloud;
+use crate::credential::{AssertionAlg, KeyringBackend};
 
 /// One profile, checked.
 #[derive(Debug, Default, Clone)]
@@ -83,12 +84,12 @@ pub fn default_path(env: &dyn Env) -> Option<PathBuf> {
 
 /// The profile to use: `wanted` (from --profile / GRAPHD_PROFILE) must exist; without it,
 /// the file's `default_profile`, else a profile named `default`, else none.
-pub fn select(path: &Path, wanted: Option<&str>) -> Result<Option<Profile>, SettingsError> {
+pub fn select(path: &Path, wanted: Option<&str>) -> Result<Option<Profile>, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return match wanted {
-                Some(name) => Err(SettingsError::NoConfigFile {
+                Some(name) => Err(ConfigError::NoConfigFile {
                     path: path.to_path_buf(),
                     profile: name.to_string(),
                 }),
@@ -96,7 +97,7 @@ pub fn select(path: &Path, wanted: Option<&str>) -> Result<Option<Profile>, Sett
             };
         }
         Err(source) => {
-            return Err(SettingsError::Read {
+            return Err(ConfigError::Read {
                 path: path.to_path_buf(),
                 source,
             });
@@ -110,16 +111,16 @@ pub fn parse(
     text: &str,
     path: &Path,
     wanted: Option<&str>,
-) -> Result<Option<Profile>, SettingsError> {
+) -> Result<Option<Profile>, ConfigError> {
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-        SettingsError::BadToml {
+        ConfigError::BadToml {
             path: path.to_path_buf(),
             line,
             column,
         }
     })?;
-    let wrong = |key: String, why: &'static str| SettingsError::BadProfileKey {
+    let wrong = |key: String, why: &'static str| ConfigError::BadProfileKey {
         path: path.to_path_buf(),
         key,
         why,
@@ -155,7 +156,7 @@ pub fn parse(
     };
     let Some(table) = profiles.get(&name) else {
         if explicit {
-            return Err(SettingsError::NoSuchProfile {
+            return Err(ConfigError::NoSuchProfile {
                 path: path.to_path_buf(),
                 profile: name,
                 known: profiles.keys().cloned().collect(),
@@ -175,7 +176,7 @@ pub fn parse(
     for (key, value) in table {
         let full = format!("profiles.{name}.{key}");
         if SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
-            return Err(SettingsError::SecretInProfile {
+            return Err(ConfigError::SecretInProfile {
                 path: path.to_path_buf(),
                 key: full,
             });
@@ -205,29 +206,18 @@ pub fn parse(
             "certificate" => p.certificate = Some(file()),
             "key" => p.key = Some(file()),
             "assertion_alg" => {
-                p.assertion_alg = Some(match s.to_ascii_lowercase().as_str() {
-                    "ps256" => AssertionAlg::Ps256,
-                    "rs256" => AssertionAlg::Rs256,
-                    _ => return Err(wrong(full, "must be ps256 or rs256")),
-                })
+                p.assertion_alg = Some(
+                    AssertionAlg::from_name(&s)
+                        .ok_or_else(|| wrong(full, "must be ps256 or rs256"))?,
+                )
             }
             "keyring" => {
-                p.keyring = Some(
-                    [
-                        KeyringBackend::SecretService,
-                        KeyringBackend::Keyutils,
-                        KeyringBackend::Keychain,
-                        KeyringBackend::Windows,
-                    ]
-                    .into_iter()
-                    .find(|b| b.name() == s)
-                    .ok_or_else(|| {
-                        wrong(
-                            full,
-                            "must be secret-service, keyutils, keychain or windows",
-                        )
-                    })?,
-                )
+                p.keyring = Some(KeyringBackend::from_name(&s).ok_or_else(|| {
+                    wrong(
+                        full,
+                        "must be secret-service, keyutils, keychain or windows",
+                    )
+                })?)
             }
             "federated_token_file" => p.federated_token_file = Some(file()),
             _ => {} // description
@@ -292,7 +282,7 @@ keyring = "keyutils"
         let p = parse(FILE, path(), Some("dev")).unwrap().unwrap();
         assert_eq!(p.keyring, Some(KeyringBackend::Keyutils));
         match parse(FILE, path(), Some("nope")) {
-            Err(SettingsError::NoSuchProfile { known, .. }) => assert_eq!(known, ["dev", "prod"]),
+            Err(ConfigError::NoSuchProfile { known, .. }) => assert_eq!(known, ["dev", "prod"]),
             other => panic!("{other:?}"),
         }
         assert!(
@@ -315,9 +305,9 @@ keyring = "keyutils"
         )
         .unwrap_err();
         assert!(
-            matches!(&e, SettingsError::SecretInProfile { key, .. } if key == "profiles.default.client_secret")
+            matches!(&e, ConfigError::SecretInProfile { key, .. } if key == "profiles.default.client_secret")
         );
-        let shown = format!("{e} {e:?} {}", e.hint());
+        let shown = format!("{e} {e:?} {:?}", crate::diagnostic::Diagnostic::hint(&e));
         assert!(!shown.contains("canary"), "{shown}");
     }
 
@@ -330,17 +320,17 @@ keyring = "keyutils"
         )
         .unwrap_err();
         match &e {
-            SettingsError::BadToml { line, .. } => assert_eq!(*line, 3),
+            ConfigError::BadToml { line, .. } => assert_eq!(*line, 3),
             other => panic!("{other:?}"),
         }
         assert!(!format!("{e} {e:?}").contains("canary"));
         assert!(matches!(
             parse("[profiles.a]\ntenant = 5\n", path(), Some("a")),
-            Err(SettingsError::BadProfileKey { .. })
+            Err(ConfigError::BadProfileKey { .. })
         ));
         assert!(matches!(
             parse("[profiles.a]\ncloud = \"mars\"\n", path(), Some("a")),
-            Err(SettingsError::BadProfileKey { .. })
+            Err(ConfigError::BadProfileKey { .. })
         ));
     }
 

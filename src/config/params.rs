@@ -15,9 +15,9 @@ use std::sync::Once;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use url::Url;
-use zeroize::Zeroizing;
 
-use super::SettingsError;
+use super::ConfigError;
+use crate::credential::input;
 use crate::secret::ClientSecret;
 
 /// What a parameters file says, checked.
@@ -102,27 +102,33 @@ enum ScopeField {
 }
 
 /// Reads and checks a parameters file.
-pub fn load(path: &Path) -> Result<Params, SettingsError> {
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|source| SettingsError::Read {
+pub fn load(path: &Path) -> Result<Params, ConfigError> {
+    let read = |source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })?);
-    parse(&bytes, path)
+    };
+    let mut file = std::fs::File::open(path).map_err(read)?;
+    let bytes = input::read_capped(&mut file, input::MAX_FILE_BYTES, None)
+        .map_err(read)?
+        .map_err(|_| ConfigError::TooLarge {
+            path: path.to_path_buf(),
+        })?;
+    parse(bytes.expose(), path)
 }
 
 /// Parses the bytes of a parameters file found at `path`.
-pub fn parse(bytes: &[u8], path: &Path) -> Result<Params, SettingsError> {
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Params, ConfigError> {
     let wire: Wire = match serde_json::from_slice(bytes) {
         Ok(w) => w,
         Err(e) => {
             if let Some(line) = comment_line(bytes) {
-                return Err(SettingsError::CommentedJson {
+                return Err(ConfigError::CommentedJson {
                     path: path.to_path_buf(),
                     line,
                 });
             }
             // serde_json's message can quote a value: keep only where, and what kind.
-            return Err(SettingsError::BadJson {
+            return Err(ConfigError::BadJson {
                 path: path.to_path_buf(),
                 line: e.line(),
                 column: e.column(),
@@ -136,7 +142,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Params, SettingsError> {
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     let rel = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
-    let bad = |key: &'static str, why: &'static str| SettingsError::BadParam {
+    let bad = |key: &'static str, why: &'static str| ConfigError::BadParam {
         path: path.to_path_buf(),
         key,
         why,
@@ -322,7 +328,7 @@ fn warn_plaintext_secret(path: &Path) {
 mod tests {
     use super::*;
 
-    fn p(json: &str) -> Result<Params, SettingsError> {
+    fn p(json: &str) -> Result<Params, ConfigError> {
         parse(json.as_bytes(), Path::new("/etc/graphd/parameters.json"))
     }
 
@@ -378,12 +384,12 @@ mod tests {
     fn commented_json_points_at_the_line() {
         let e = p("{\n  \"authority\": \"https://login.microsoftonline.com/t\",\n  // a comment with a \"quote\"\n  \"client_id\": \"c\"\n}").unwrap_err();
         assert!(
-            matches!(e, SettingsError::CommentedJson { line: 3, .. }),
+            matches!(e, ConfigError::CommentedJson { line: 3, .. }),
             "{e:?}"
         );
         // A URL's // inside a string is not a comment.
         let e = p("{\"authority\": \"https://login.microsoftonline.com/t\" x}").unwrap_err();
-        assert!(matches!(e, SettingsError::BadJson { line: 1, .. }), "{e:?}");
+        assert!(matches!(e, ConfigError::BadJson { line: 1, .. }), "{e:?}");
     }
 
     #[test]
@@ -392,7 +398,7 @@ mod tests {
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains("12345678901234"), "{shown}");
         let e = p(r#"{"secret": "s", "thumbprint": "0000000000000000000000000000000000000000", "private_key_file": "k"}"#).unwrap_err();
-        assert!(matches!(e, SettingsError::BadParam { key: "secret", .. }));
+        assert!(matches!(e, ConfigError::BadParam { key: "secret", .. }));
     }
 
     #[test]
@@ -425,7 +431,7 @@ mod tests {
             ),
         ] {
             match p(json) {
-                Err(SettingsError::BadParam { key: k, .. }) => assert_eq!(k, key, "{json}"),
+                Err(ConfigError::BadParam { key: k, .. }) => assert_eq!(k, key, "{json}"),
                 other => panic!("{json}: {other:?}"),
             }
         }

@@ -11,10 +11,38 @@ pub mod table;
 
 use std::io::{self, Write};
 
+use clap::ValueEnum;
 use serde_json::Value;
 
-use crate::cli::OutputFormat;
 use crate::term;
+
+/// How data is written to stdout (`--output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// One JSON array, written as pages arrive
+    Json,
+    /// One JSON object per line
+    Jsonl,
+    /// Aligned columns fitted to the terminal width (COLUMNS), long cells cut with an ellipsis
+    Table,
+    /// RFC 4180 CSV with a header row; cells starting with = + - @ are prefixed with '
+    Csv,
+    /// Tab-separated values, no header; tab, newline, CR and backslash escaped as \\t \\n \\r \\\\
+    Tsv,
+}
+
+impl OutputFormat {
+    /// The name used in flags and `config show`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Jsonl => "jsonl",
+            Self::Table => "table",
+            Self::Csv => "csv",
+            Self::Tsv => "tsv",
+        }
+    }
+}
 
 /// Writing the output failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +53,8 @@ pub enum OutputError {
     #[error("cannot write to standard output")]
     Io(#[source] io::Error),
 }
+
+impl crate::diagnostic::Diagnostic for OutputError {}
 
 impl From<io::Error> for OutputError {
     fn from(e: io::Error) -> Self {

@@ -5,20 +5,19 @@
 //! visible to every local user (`ps`, `/proc/PID/cmdline`). Secret *sources* (stdin, a file)
 //! are flags; the secret's value is read by `credential`.
 
+pub mod help;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  1  anything else (e.g. cannot write the output)
-  2  usage or configuration error
-  3  credential or authentication error (a local check, or Entra refused)
-  4  Graph refused the request (401, 403, 404, 400)
-  5  network, TLS or server failure (after retries)
-
-Proxies: HTTPS_PROXY and NO_PROXY are honoured; add a TLS-inspecting proxy's CA with --ca-bundle.";
+use self::help::*;
+use crate::cloud::Cloud;
+use crate::credential::{AssertionAlg, KeyringBackend};
+use crate::graph::query::ApiVersion;
+use crate::names;
+use crate::output::OutputFormat;
+use crate::term::ColorChoice;
 
 /// graphd: get an app-only token from Microsoft Entra ID and call Microsoft Graph.
 #[derive(Debug, Parser)]
@@ -44,41 +43,41 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Directory (tenant) ID or verified domain; not common/organizations/consumers
-    #[arg(long, env = "AZURE_TENANT_ID", global = true, value_name = "TENANT")]
+    #[arg(long, env = names::TENANT.env, global = true, value_name = "TENANT")]
     pub tenant: Option<String>,
 
     /// Application (client) ID of the app registration
-    #[arg(long, env = "AZURE_CLIENT_ID", global = true, value_name = "GUID")]
+    #[arg(long, env = names::CLIENT_ID.env, global = true, value_name = "GUID")]
     pub client_id: Option<String>,
 
     /// Entra authority host (https only) [default: the cloud's, https://login.microsoftonline.com]
-    #[arg(long, env = "AZURE_AUTHORITY_HOST", global = true, value_name = "URL")]
+    #[arg(long, env = names::AUTHORITY_HOST.env, global = true, value_name = "URL")]
     pub authority_host: Option<String>,
 
     /// Microsoft Graph endpoint (https only); the token scope is this + "/.default"
     /// [default: the cloud's, https://graph.microsoft.com]
-    #[arg(long, env = "GRAPHD_GRAPH_ENDPOINT", global = true, value_name = "URL")]
+    #[arg(long, env = names::GRAPH_ENDPOINT.env, global = true, value_name = "URL")]
     pub graph_endpoint: Option<String>,
 
     /// National cloud: sets the authority host, Graph endpoint and scope together
     /// (--authority-host / --graph-endpoint still win) [default: public]
-    #[arg(long, env = "GRAPHD_CLOUD", global = true, value_enum)]
+    #[arg(long, env = names::CLOUD.env, global = true, value_enum)]
     pub cloud: Option<Cloud>,
 
     /// The quickstart's parameters.json: authority, client_id, scope, endpoint, and secret or
     /// certificate (below flags and env, above the profile)
-    #[arg(long, env = "GRAPHD_CONFIG", global = true, value_name = "JSON")]
+    #[arg(long, env = names::CONFIG.env, global = true, value_name = "JSON")]
     pub config: Option<PathBuf>,
 
     /// Named profile of $XDG_CONFIG_HOME/graphd/config.toml (the lowest layer above defaults)
-    #[arg(long, env = "GRAPHD_PROFILE", global = true, value_name = "NAME")]
+    #[arg(long, env = names::PROFILE.env, global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
     /// Output format of data on stdout
     #[arg(
         short,
         long,
-        env = "GRAPHD_OUTPUT",
+        env = names::OUTPUT.env,
         global = true,
         value_enum,
         default_value_t = OutputFormat::Json
@@ -86,17 +85,17 @@ pub struct GlobalArgs {
     pub output: OutputFormat,
 
     /// Colour on stderr and in tables: auto (terminals, unless NO_COLOR is set), always, never
-    #[arg(long, env = "GRAPHD_COLOR", global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, env = names::COLOR.env, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
     /// Extra trusted root certificates (PEM), added to the system's
-    #[arg(long, env = "GRAPHD_CA_BUNDLE", global = true, value_name = "PEM")]
+    #[arg(long, env = names::CA_BUNDLE.env, global = true, value_name = "PEM")]
     pub ca_bundle: Option<PathBuf>,
 
     /// Read the client secret from standard input [or env: AZURE_CLIENT_SECRET]
     #[arg(
         long,
-        env = "GRAPHD_SECRET_STDIN",
+        env = names::SECRET_STDIN.env,
         global = true,
         help_heading = "Credentials"
     )]
@@ -105,7 +104,7 @@ pub struct GlobalArgs {
     /// Read the client secret from a file (first line) [or env: AZURE_CLIENT_SECRET]
     #[arg(
         long,
-        env = "GRAPHD_SECRET_FILE",
+        env = names::SECRET_FILE.env,
         global = true,
         value_name = "PATH",
         help_heading = "Credentials"
@@ -120,7 +119,7 @@ pub struct GlobalArgs {
     /// Private key of --cert or --thumbprint (PEM: PKCS#1, PKCS#8 or encrypted; `-` = stdin)
     #[arg(
         long,
-        env = "GRAPHD_KEY",
+        env = names::KEY.env,
         global = true,
         value_name = "PATH",
         help_heading = "Credentials"
@@ -131,7 +130,7 @@ pub struct GlobalArgs {
     /// and without --cert: the quickstart's form; sends RS256 + x5t
     #[arg(
         long,
-        env = "GRAPHD_THUMBPRINT",
+        env = names::THUMBPRINT.env,
         global = true,
         value_name = "HEX",
         conflicts_with = "cert",
@@ -149,7 +148,7 @@ pub struct GlobalArgs {
     /// [or env: AZURE_CLIENT_CERTIFICATE_PASSWORD; else a no-echo prompt on a terminal]
     #[arg(
         long,
-        env = "GRAPHD_CERT_PASSWORD_STDIN",
+        env = names::CERT_PASSWORD_STDIN.env,
         global = true,
         help_heading = "Credentials"
     )]
@@ -163,7 +162,7 @@ pub struct GlobalArgs {
     /// Accept an unencrypted key file that group or others may read (refused by default, as ssh does)
     #[arg(
         long,
-        env = "GRAPHD_ALLOW_INSECURE_KEY_FILE",
+        env = names::ALLOW_INSECURE_KEY_FILE.env,
         global = true,
         help_heading = "Credentials"
     )]
@@ -172,7 +171,7 @@ pub struct GlobalArgs {
     /// Client-assertion signature: ps256 (with x5t#S256, the default) or rs256 (with x5t)
     #[arg(
         long,
-        env = "GRAPHD_ASSERTION_ALG",
+        env = names::ASSERTION_ALG.env,
         global = true,
         value_enum,
         help_heading = "Credentials"
@@ -180,45 +179,45 @@ pub struct GlobalArgs {
     pub assertion_alg: Option<AssertionAlg>,
 
     /// Keyring that holds the client secret stored by `graphd secret set`
-    #[arg(long, env = "GRAPHD_KEYRING", global = true, value_enum, default_value_t = KeyringBackend::platform_default(), help_heading = "Credentials")]
+    #[arg(long, env = names::KEYRING.env, global = true, value_enum, default_value_t = KeyringBackend::platform_default(), help_heading = "Credentials")]
     pub keyring: KeyringBackend,
 
     /// Do not read or write the encrypted token cache [or env: GRAPHD_TOKEN_CACHE=off]
-    #[arg(long, env = "GRAPHD_NO_TOKEN_CACHE", global = true)]
+    #[arg(long, env = names::NO_TOKEN_CACHE.env, global = true)]
     pub no_token_cache: bool,
 
     /// Retries of a failed request (429, 500, 502, 503, 504, connection reset or refused, timeout)
-    #[arg(long, env = "GRAPHD_MAX_RETRIES", global = true, value_name = "N",
+    #[arg(long, env = names::MAX_RETRIES.env, global = true, value_name = "N",
           default_value_t = crate::retry::DEFAULT_MAX_RETRIES,
           value_parser = clap::value_parser!(u32).range(0..=20), help_heading = "Network")]
     pub max_retries: u32,
 
     /// Seconds one attempt may take, from connecting to the last byte of the body
-    #[arg(long, env = "GRAPHD_TIMEOUT", global = true, value_name = "SECS",
+    #[arg(long, env = names::TIMEOUT.env, global = true, value_name = "SECS",
           default_value_t = crate::retry::DEFAULT_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Network")]
     pub timeout: u64,
 
     /// Seconds the whole command may take, every attempt and wait included
-    #[arg(long, env = "GRAPHD_DEADLINE", global = true, value_name = "SECS",
+    #[arg(long, env = names::DEADLINE.env, global = true, value_name = "SECS",
           default_value_t = crate::retry::DEFAULT_DEADLINE.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=604_800), help_heading = "Network")]
     pub deadline: u64,
 
     /// Longest wait between two attempts; a longer Retry-After is cut to this
-    #[arg(long, env = "GRAPHD_MAX_RETRY_WAIT", global = true, value_name = "SECS",
+    #[arg(long, env = names::MAX_RETRY_WAIT.env, global = true, value_name = "SECS",
           default_value_t = crate::retry::DEFAULT_MAX_RETRY_WAIT.as_secs(),
           value_parser = clap::value_parser!(u64).range(0..=3600), help_heading = "Network")]
     pub max_retry_wait: u64,
 
     /// Largest response body accepted, in MiB (a Graph page of 999 users is about 1 MiB)
-    #[arg(long, env = "GRAPHD_MAX_RESPONSE_MIB", global = true, value_name = "MIB",
+    #[arg(long, env = names::MAX_RESPONSE_MIB.env, global = true, value_name = "MIB",
           default_value_t = crate::http::MAX_BODY_BYTES / (1024 * 1024),
           value_parser = clap::value_parser!(u64).range(1..=4096), help_heading = "Network")]
     pub max_response_mib: u64,
 
     /// More logging on stderr: -v requests, -vv details, -vvv everything (never secrets)
-    #[arg(short, long, env = "GRAPHD_VERBOSE", global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, env = names::VERBOSE.env, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
     /// Where clap took each value above from (filled by `Cli::parse_with_origins`, for the
@@ -243,51 +242,6 @@ impl GlobalArgs {
             .get(id)
             .copied()
             .unwrap_or(ArgOrigin::CommandLine)
-    }
-}
-
-/// The client-assertion signature algorithm and its thumbprint header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AssertionAlg {
-    /// RSASSA-PSS SHA-256 with an `x5t#S256` header (Microsoft's current form)
-    Ps256,
-    /// PKCS#1 v1.5 SHA-256 with an `x5t` header (the legacy form)
-    Rs256,
-}
-
-/// Where `graphd secret set` keeps the client secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KeyringBackend {
-    /// Secret Service over D-Bus: gnome-keyring, KWallet, KeePassXC (Linux default)
-    SecretService,
-    /// The Linux kernel keyring: memory only, gone at reboot
-    Keyutils,
-    /// The macOS Keychain (macOS default; untested here)
-    Keychain,
-    /// The Windows Credential Manager (Windows default; untested here)
-    Windows,
-}
-
-impl KeyringBackend {
-    /// The platform's own keyring.
-    pub fn platform_default() -> Self {
-        if cfg!(target_os = "macos") {
-            Self::Keychain
-        } else if cfg!(windows) {
-            Self::Windows
-        } else {
-            Self::SecretService
-        }
-    }
-
-    /// The name used in flags and messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::SecretService => "secret-service",
-            Self::Keyutils => "keyutils",
-            Self::Keychain => "keychain",
-            Self::Windows => "windows",
-        }
     }
 }
 
@@ -335,36 +289,6 @@ file others can read. graphd never logs it.",
     Man,
 }
 
-/// A national cloud (PROTOCOL.md §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Cloud {
-    /// Microsoft's global cloud: login.microsoftonline.com, graph.microsoft.com
-    Public,
-    /// US Government L4 (GCC High): login.microsoftonline.us, graph.microsoft.us
-    Usgov,
-    /// US Government L5 (DoD): login.microsoftonline.us, dod-graph.microsoft.us
-    UsgovDod,
-    /// China (21Vianet): login.chinacloudapi.cn, microsoftgraph.chinacloudapi.cn
-    China,
-}
-
-/// When to colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    /// Only on a terminal, and never when NO_COLOR is set
-    Auto,
-    /// Always (also when piped)
-    Always,
-    /// Never
-    Never,
-}
-
-const USER_EXAMPLES: &str = "\
-Examples:
-  graphd user adele@contoso.onmicrosoft.com
-  graphd user 'alex_fabrikam.com#EXT#@contoso.onmicrosoft.com' --select id,mail
-  graphd user 87d349ed-44d7-43e1-9a83-5f2406dee5bd -o table";
-
 #[derive(Debug, Args)]
 pub struct UserArgs {
     /// The user's object id or userPrincipalName (guest #EXT# and apostrophes are fine)
@@ -375,16 +299,6 @@ pub struct UserArgs {
     #[arg(long, env = "GRAPHD_SELECT", value_name = "A,B", value_delimiter = ',')]
     pub select: Vec<String>,
 }
-
-const GET_EXAMPLES: &str = "\
-A relative PATH resolves against the Graph endpoint and --api-version; an absolute URL must be
-on the Graph origin (the token is never sent elsewhere). Without PATH, the `endpoint` of
---config is fetched.
-
-Examples:
-  graphd get /organization
-  graphd get '/groups?$select=id,displayName' --all -o table
-  graphd get '/users?$search=\"displayName:ada\"' --header ConsistencyLevel:eventual --api-version beta";
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
@@ -425,43 +339,12 @@ pub struct GetArgs {
     pub columns: Vec<String>,
 }
 
-/// Graph's API versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ApiVersion {
-    /// The stable API
-    #[value(name = "v1.0")]
-    V1,
-    /// The preview API
-    Beta,
-}
-
-impl ApiVersion {
-    pub fn segment(self) -> &'static str {
-        match self {
-            Self::V1 => "v1.0",
-            Self::Beta => "beta",
-        }
-    }
-}
-
-const TOKEN_EXAMPLES: &str = "\
-Examples:
-  graphd token | jq -r .accessToken | other-tool --token-stdin
-  graphd token --scope https://graph.microsoft.com/.default --no-token-cache
-  curl -H @<(graphd token | jq -r '\"Authorization: Bearer \" + .accessToken') https://graph.microsoft.com/v1.0/organization";
-
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// Resource scope, RESOURCE/.default [default: the Graph endpoint + /.default]
     #[arg(long, env = "GRAPHD_SCOPE", value_name = "SCOPE")]
     pub scope: Option<String>,
 }
-
-const CONSENT_EXAMPLES: &str = "\
-Examples:
-  graphd consent-url --tenant contoso.onmicrosoft.com --client-id C
-  graphd consent-url --v2
-  graphd consent-url --profile prod --cloud usgov";
 
 #[derive(Debug, Args)]
 pub struct ConsentUrlArgs {
@@ -470,31 +353,11 @@ pub struct ConsentUrlArgs {
     pub v2: bool,
 }
 
-const CONFIG_EXAMPLES: &str = "\
-Precedence, highest first: flags > environment > --config parameters.json > --profile > defaults.
-Profiles live in $XDG_CONFIG_HOME/graphd/config.toml (default ~/.config/graphd/config.toml).
-
-Examples:
-  graphd config show
-  graphd config show --profile prod -o json
-  graphd config show --config parameters.json";
-
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print every resolved setting and where it came from; secrets are shown as [redacted]
     Show,
 }
-
-const CACHE_EXAMPLES: &str = "\
-Examples:
-  graphd cache clear
-  GRAPHD_TOKEN_CACHE=off graphd users";
-
-const COMPLETIONS_EXAMPLES: &str = "\
-Examples:
-  graphd completions bash > ~/.local/share/bash-completion/completions/graphd
-  graphd completions zsh > \"${fpath[1]}/_graphd\"
-  graphd completions fish > ~/.config/fish/completions/graphd.fish";
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -511,21 +374,6 @@ pub enum Shell {
     Fish,
     Powershell,
 }
-
-const MAN_EXAMPLES: &str = "\
-Examples:
-  graphd man | man -l -
-  graphd man > /usr/local/share/man/man1/graphd.1";
-
-const SECRET_EXAMPLES: &str = "\
-The entry is keyed by authority host + tenant + client id (service \"graphd\").
-When no credential is given by flag or env, graphd uses this secret.
-
-Examples:
-  printf %s \"$SECRET\" | graphd secret set --tenant T --client-id C
-  graphd secret set --tenant T --client-id C          # prompts twice, no echo
-  graphd secret status --tenant T --client-id C
-  graphd secret delete --tenant T --client-id C --keyring keyutils";
 
 #[derive(Debug, Subcommand)]
 pub enum SecretCommand {
@@ -564,19 +412,6 @@ pub enum CertCommand {
     #[command(after_help = CERT_KEYS_EXAMPLES)]
     Rotate(CertRotateArgs),
 }
-
-const CERT_KEYS_EXAMPLES: &str = "\
-An app may roll its own keys without any admin permission, but only while it holds a valid,
-registered certificate: these commands authenticate with --cert/--key (the current one) and
-sign a proof of possession with it. The application *object* id (not the client id) is read
-from Graph when it allows, else give --app-object-id (portal: App registrations > the app >
-Overview > Object ID).
-
-Examples:
-  graphd cert list --cert cur.pem --key cur.key
-  graphd cert new --out-cert new.pem --out-key new.key --hours 24
-  graphd cert rotate --cert cur.pem --key cur.key --new-cert new.pem --new-key new.key
-  graphd cert remove 6f0c...-keyid --cert new.pem --key new.key --app-object-id OID";
 
 #[derive(Debug, Args)]
 pub struct AppObjectArgs {
@@ -633,22 +468,6 @@ pub struct CertRotateArgs {
     pub app: AppObjectArgs,
 }
 
-const CERT_NEW_EXAMPLES: &str = "\
-The key is written with mode 0600; nothing is overwritten. Upload the certificate (never the
-key) under the app registration's Certificates & secrets, or register it with the manifest
-entry from `graphd cert show --manifest`.
-
-Examples:
-  graphd cert new --out-cert cert.pem --out-key key.pem --subject CN=my-daemon
-  graphd cert new --out-cert ci.pem --out-key ci.key --hours 24
-  AZURE_CLIENT_CERTIFICATE_PASSWORD=... graphd cert new --out-cert c.pem --out-key k.pem --pfx c.pfx";
-
-const CERT_SHOW_EXAMPLES: &str = "\
-Examples:
-  graphd cert show cert.pem
-  graphd cert show app.pfx --json          # password from AZURE_CLIENT_CERTIFICATE_PASSWORD or a prompt
-  graphd cert show cert.pem --manifest     # the keyCredentials entry for the app manifest";
-
 #[derive(Debug, Args)]
 pub struct CertNewArgs {
     /// Where to write the certificate (PEM); must not exist
@@ -694,15 +513,6 @@ pub struct CertShowArgs {
     pub json: bool,
 }
 
-const USERS_EXAMPLES: &str = "\
---search, --count, and --filter with ne/not/endswith or with --orderby are advanced queries:
-graphd sends `ConsistencyLevel: eventual` on every page (and $count=true) for them.
-
-Examples:
-  AZURE_CLIENT_SECRET=... graphd users --tenant T --client-id C
-  graphd users --cert cert.pem --key key.pem -o csv --select id,displayName,mail > users.csv
-  graphd users --search 'displayName:ada' --orderby displayName --count -o table";
-
 #[derive(Debug, Args)]
 pub struct UsersArgs {
     /// Page size asked of Graph ($top), 1..=999
@@ -733,21 +543,6 @@ pub struct UsersArgs {
     /// Sort ($orderby), e.g. displayName or "userPrincipalName desc"
     #[arg(long, env = "GRAPHD_ORDERBY", value_name = "PROP [asc|desc]")]
     pub orderby: Option<String>,
-}
-
-/// How data is written to stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// One JSON array, written as pages arrive
-    Json,
-    /// One JSON object per line
-    Jsonl,
-    /// Aligned columns fitted to the terminal width (COLUMNS), long cells cut with an ellipsis
-    Table,
-    /// RFC 4180 CSV with a header row; cells starting with = + - @ are prefixed with '
-    Csv,
-    /// Tab-separated values, no header; tab, newline, CR and backslash escaped as \\t \\n \\r \\\\
-    Tsv,
 }
 
 impl Cli {
@@ -845,13 +640,50 @@ mod tests {
 
     #[test]
     fn there_is_no_flag_that_takes_a_secret_value() {
+        // Every flag of every subcommand: argv is visible to every local user.
+        const SECRET_WORDS: [&str; 6] =
+            ["secret", "password", "token", "pin", "assertion", "private"];
+        // Flags whose value names where a secret is, never the secret itself.
+        const SOURCES: [&str; 3] = ["secret_file", "federated_token_file", "assertion_alg"];
+        fn walk(cmd: &clap::Command, path: &str, bad: &mut Vec<String>, seen: &mut usize) {
+            *seen += 1;
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                let secretish = SECRET_WORDS.iter().any(|w| id.contains(w));
+                if secretish && arg.get_action().takes_values() && !SOURCES.contains(&id) {
+                    bad.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), bad, seen);
+            }
+        }
+        let (mut bad, mut seen) = (Vec::new(), 0);
+        walk(&Cli::command(), "graphd", &mut bad, &mut seen);
+        assert!(
+            bad.is_empty(),
+            "flags that would take a secret in argv: {bad:?}"
+        );
+        assert!(seen >= 18, "walked every subcommand ({seen} commands)");
+    }
+
+    #[test]
+    fn names_match_the_clap_definition() {
         let cmd = Cli::command();
-        for arg in cmd.get_arguments() {
-            let id = arg.get_id().as_str();
-            assert!(
-                !(id.contains("secret") && arg.get_action().takes_values() && id != "secret_file"),
-                "flag {id} would take a secret in argv"
-            );
+        for n in names::ALL {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id().as_str() == n.id)
+                .unwrap_or_else(|| panic!("no global argument {}", n.id));
+            assert_eq!(format!("--{}", arg.get_long().unwrap()), n.flag, "{}", n.id);
+            match arg.get_env() {
+                Some(env) => assert_eq!(env.to_str(), Some(n.env), "{}", n.id),
+                // Read apart by config (credentials): the help names the variable.
+                None => {
+                    let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    assert!(help.contains(n.env), "{}'s help names {}", n.id, n.env);
+                }
+            }
         }
     }
 }

@@ -1,11 +1,28 @@
 //! The national clouds of PROTOCOL.md §5: each cloud's authority host and Graph host.
 //!
 //! Pure data: no I/O, no validation beyond the table. The scope follows from the Graph host
-//! (`{graph}/.default`), so tokens are never requested for another cloud's Graph.
+//! (`{graph}/.default`), so tokens are never requested for another cloud's Graph. The enum
+//! derives `clap::ValueEnum` here, in its domain, for `--cloud`.
 
-use crate::cli::Cloud;
+use clap::ValueEnum;
+
+/// A national cloud (PROTOCOL.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Cloud {
+    /// Microsoft's global cloud: login.microsoftonline.com, graph.microsoft.com
+    Public,
+    /// US Government L4 (GCC High): login.microsoftonline.us, graph.microsoft.us
+    Usgov,
+    /// US Government L5 (DoD): login.microsoftonline.us, dod-graph.microsoft.us
+    UsgovDod,
+    /// China (21Vianet): login.chinacloudapi.cn, microsoftgraph.chinacloudapi.cn
+    China,
+}
 
 impl Cloud {
+    /// Every cloud, in the table's order.
+    pub const ALL: [Cloud; 4] = [Cloud::Public, Cloud::Usgov, Cloud::UsgovDod, Cloud::China];
+
     /// The Entra authority host of this cloud.
     pub fn authority_host(self) -> &'static str {
         match self {
@@ -37,7 +54,7 @@ impl Cloud {
 
     /// Parses a profile's `cloud = "..."` value.
     pub fn from_name(name: &str) -> Option<Cloud> {
-        [Cloud::Public, Cloud::Usgov, Cloud::UsgovDod, Cloud::China]
+        Cloud::ALL
             .into_iter()
             .find(|c| c.name().eq_ignore_ascii_case(name))
     }
@@ -49,7 +66,7 @@ mod tests {
 
     #[test]
     fn protocol_table() {
-        let rows: Vec<_> = [Cloud::Public, Cloud::Usgov, Cloud::UsgovDod, Cloud::China]
+        let rows: Vec<_> = Cloud::ALL
             .into_iter()
             .map(|c| (c.name(), c.authority_host(), c.graph_endpoint()))
             .collect();
@@ -80,5 +97,12 @@ mod tests {
         );
         assert_eq!(Cloud::from_name("USGOV-DOD"), Some(Cloud::UsgovDod));
         assert_eq!(Cloud::from_name("germany"), None);
+        for c in Cloud::ALL {
+            assert_eq!(
+                c.to_possible_value().unwrap().get_name(),
+                c.name(),
+                "clap and profiles spell it the same"
+            );
+        }
     }
 }

@@ -1,0 +1,114 @@
+//! The long texts of `--help`: exit codes and each command's examples. Kept apart from the
+//! flag definitions so that `cli/mod.rs` reads as the list of flags it is.
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  anything else (e.g. cannot write the output)
+  2  usage or configuration error
+  3  credential or authentication error (a local check, or Entra refused)
+  4  Graph refused the request (401, 403, 404, 400)
+  5  network, TLS or server failure (after retries)
+
+Proxies: HTTPS_PROXY and NO_PROXY are honoured; add a TLS-inspecting proxy's CA with --ca-bundle.";
+
+pub const USER_EXAMPLES: &str = "\
+Examples:
+  graphd user adele@contoso.onmicrosoft.com
+  graphd user 'alex_fabrikam.com#EXT#@contoso.onmicrosoft.com' --select id,mail
+  graphd user 87d349ed-44d7-43e1-9a83-5f2406dee5bd -o table";
+
+pub const GET_EXAMPLES: &str = "\
+A relative PATH resolves against the Graph endpoint and --api-version; an absolute URL must be
+on the Graph origin (the token is never sent elsewhere). Without PATH, the `endpoint` of
+--config is fetched.
+
+Examples:
+  graphd get /organization
+  graphd get '/groups?$select=id,displayName' --all -o table
+  graphd get '/users?$search=\"displayName:ada\"' --header ConsistencyLevel:eventual --api-version beta";
+
+pub const TOKEN_EXAMPLES: &str = "\
+Examples:
+  graphd token | jq -r .accessToken | other-tool --token-stdin
+  graphd token --scope https://graph.microsoft.com/.default --no-token-cache
+  curl -H @<(graphd token | jq -r '\"Authorization: Bearer \" + .accessToken') https://graph.microsoft.com/v1.0/organization";
+
+pub const CONSENT_EXAMPLES: &str = "\
+Examples:
+  graphd consent-url --tenant contoso.onmicrosoft.com --client-id C
+  graphd consent-url --v2
+  graphd consent-url --profile prod --cloud usgov";
+
+pub const CONFIG_EXAMPLES: &str = "\
+Precedence, highest first: flags > environment > --config parameters.json > --profile > defaults.
+Profiles live in $XDG_CONFIG_HOME/graphd/config.toml (default ~/.config/graphd/config.toml).
+
+Examples:
+  graphd config show
+  graphd config show --profile prod -o json
+  graphd config show --config parameters.json";
+
+pub const CACHE_EXAMPLES: &str = "\
+Examples:
+  graphd cache clear
+  GRAPHD_TOKEN_CACHE=off graphd users";
+
+pub const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  graphd completions bash > ~/.local/share/bash-completion/completions/graphd
+  graphd completions zsh > \"${fpath[1]}/_graphd\"
+  graphd completions fish > ~/.config/fish/completions/graphd.fish";
+
+pub const MAN_EXAMPLES: &str = "\
+Examples:
+  graphd man | man -l -
+  graphd man > /usr/local/share/man/man1/graphd.1";
+
+pub const SECRET_EXAMPLES: &str = "\
+The entry is keyed by authority host + tenant + client id (service \"graphd\").
+When no credential is given by flag or env, graphd uses this secret.
+
+Examples:
+  printf %s \"$SECRET\" | graphd secret set --tenant T --client-id C
+  graphd secret set --tenant T --client-id C          # prompts twice, no echo
+  graphd secret status --tenant T --client-id C
+  graphd secret delete --tenant T --client-id C --keyring keyutils";
+
+pub const CERT_KEYS_EXAMPLES: &str = "\
+An app may roll its own keys without any admin permission, but only while it holds a valid,
+registered certificate: these commands authenticate with --cert/--key (the current one) and
+sign a proof of possession with it. The application *object* id (not the client id) is read
+from Graph when it allows, else give --app-object-id (portal: App registrations > the app >
+Overview > Object ID).
+
+Examples:
+  graphd cert list --cert cur.pem --key cur.key
+  graphd cert new --out-cert new.pem --out-key new.key --hours 24
+  graphd cert rotate --cert cur.pem --key cur.key --new-cert new.pem --new-key new.key
+  graphd cert remove 6f0c...-keyid --cert new.pem --key new.key --app-object-id OID";
+
+pub const CERT_NEW_EXAMPLES: &str = "\
+The key is written with mode 0600; nothing is overwritten. Upload the certificate (never the
+key) under the app registration's Certificates & secrets, or register it with the manifest
+entry from `graphd cert show --manifest`.
+
+Examples:
+  graphd cert new --out-cert cert.pem --out-key key.pem --subject CN=my-daemon
+  graphd cert new --out-cert ci.pem --out-key ci.key --hours 24
+  AZURE_CLIENT_CERTIFICATE_PASSWORD=... graphd cert new --out-cert c.pem --out-key k.pem --pfx c.pfx";
+
+pub const CERT_SHOW_EXAMPLES: &str = "\
+Examples:
+  graphd cert show cert.pem
+  graphd cert show app.pfx --json          # password from AZURE_CLIENT_CERTIFICATE_PASSWORD or a prompt
+  graphd cert show cert.pem --manifest     # the keyCredentials entry for the app manifest";
+
+pub const USERS_EXAMPLES: &str = "\
+--search, --count, and --filter with ne/not/endswith or with --orderby are advanced queries:
+graphd sends `ConsistencyLevel: eventual` on every page (and $count=true) for them.
+
+Examples:
+  AZURE_CLIENT_SECRET=... graphd users --tenant T --client-id C
+  graphd users --cert cert.pem --key key.pem -o csv --select id,displayName,mail > users.csv
+  graphd users --search 'displayName:ada' --orderby displayName --count -o table";

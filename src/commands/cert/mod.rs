@@ -1,0 +1,106 @@
+//! `graphd cert new|show|list|add|remove|rotate`, one file each behind this dispatcher.
+//!
+//! `new` and `show` need no tenant or network; `list`, `add`, `remove` and `rotate` roll the
+//! app's own certificates through Graph's application API (PROTOCOL.md §7), authenticated and
+//! proven by the current certificate.
+
+mod add;
+mod list;
+mod new;
+mod remove;
+mod rotate;
+mod show;
+
+use std::io::{self, IsTerminal};
+use std::path::Path;
+
+use openssl::x509::X509;
+
+use crate::cli::{CertCommand, GlobalArgs};
+use crate::config::{Config, ConfigError, Env};
+use crate::credential::certificate::CertificateCredential;
+use crate::credential::{CredentialError, PasswordSource, Passwords, decode, input};
+use crate::error::Error;
+use crate::graph::{Graph, Target};
+use crate::http::Http;
+use crate::token::provider::Tokens;
+
+/// Runs one `graphd cert` subcommand.
+pub fn run(cmd: &CertCommand, global: &GlobalArgs, env: &dyn Env) -> Result<(), Error> {
+    match cmd {
+        CertCommand::New(args) => new::run(args, env),
+        CertCommand::Show(args) => show::run(args, global, env),
+        CertCommand::List(args) => list::run(&Config::from_args(global, env)?, args),
+        CertCommand::Add(args) => add::run(&Config::from_args(global, env)?, args),
+        CertCommand::Remove(args) => remove::run(&Config::from_args(global, env)?, args),
+        CertCommand::Rotate(args) => rotate::run(&Config::from_args(global, env)?, args),
+    }
+}
+
+/// What the key-management commands share: a client, a token for the current credential, the
+/// Graph target and the application object id.
+struct Session<'a> {
+    http: &'a Http,
+    tokens: Tokens<'a>,
+    target: Target,
+    object_id: String,
+}
+
+impl<'a> Session<'a> {
+    fn open(
+        http: &'a Http,
+        config: &Config,
+        app_object_id: Option<&str>,
+    ) -> Result<Session<'a>, Error> {
+        let tokens = super::session::tokens(http, config)?;
+        let target = config.graph_target();
+        let object_id = match app_object_id {
+            Some(oid) => oid.to_string(),
+            None => Graph::new(http, &tokens, &target).application_object_id(&config.client_id)?,
+        };
+        Ok(Session {
+            http,
+            tokens,
+            target,
+            object_id,
+        })
+    }
+
+    fn graph(&self) -> Graph<'_> {
+        Graph::new(self.http, &self.tokens, &self.target)
+    }
+
+    /// The current certificate credential, or a usage error: proofs are signed with it.
+    fn certificate(&self) -> Result<&CertificateCredential, Error> {
+        Ok(self
+            .tokens
+            .credential()
+            .certificate()
+            .ok_or(ConfigError::NeedsCertificate)?)
+    }
+
+    /// The current certificate's thumbprint, if the run uses a certificate.
+    fn current_thumbprint(&self) -> Option<String> {
+        self.tokens
+            .credential()
+            .certificate()
+            .map(CertificateCredential::thumbprint_hex)
+    }
+}
+
+/// The certificates of a file: PEM, DER or PKCS#12, its password (if it needs one) from
+/// `password`. Standard input serves the file when `path` is `-`, else the password.
+fn read_certificates(path: &Path, password: PasswordSource) -> Result<Vec<X509>, CredentialError> {
+    let terminal = io::stdin().is_terminal();
+    let mut stdin = io::stdin().lock();
+    let mut no_stdin = io::empty();
+    let (file_stdin, password_stdin): (&mut dyn io::Read, &mut dyn io::Read) =
+        if path == Path::new("-") {
+            (&mut stdin, &mut no_stdin)
+        } else {
+            (&mut no_stdin, &mut stdin)
+        };
+    let input = input::read_input(path, file_stdin)?;
+    let mut passwords = Passwords::new(password, password_stdin, terminal);
+    decode::certificates(&input, &mut passwords)
+}

@@ -1,0 +1,133 @@
+//! What graphd shows of a certificate (`cert show`, `cert new`): subject, issuer, validity,
+//! key, the thumbprints the portal and Entra use, and the app manifest's `keyCredentials`
+//! entry. Built from a parsed certificate at a given `now`; printing is `output`'s.
+
+use std::time::SystemTime;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use openssl::pkey::Id;
+use openssl::x509::{X509NameRef, X509Ref};
+use serde::Serialize;
+
+use super::checks::unix_of;
+use super::thumbprint::Thumbprints;
+use crate::time;
+
+/// A certificate as `cert show` prints it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub serial_number: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub seconds_left: i64,
+    pub key_type: String,
+    pub key_size: u32,
+    /// SHA-1, uppercase hex: the portal's "Thumbprint".
+    pub thumbprint: String,
+    pub sha256_thumbprint: String,
+    pub x5t: String,
+    #[serde(rename = "x5t#S256")]
+    pub x5t_s256: String,
+    pub chain_length: usize,
+    #[serde(skip)]
+    der: Vec<u8>,
+}
+
+impl CertInfo {
+    /// The description of `cert` (the leaf of a chain of `chain_length`) at `now`.
+    pub fn of(
+        cert: &X509Ref,
+        chain_length: usize,
+        now: SystemTime,
+    ) -> Result<CertInfo, openssl::error::ErrorStack> {
+        let t = Thumbprints::of(cert)?;
+        let key = cert.public_key()?;
+        let key_type = match key.id() {
+            Id::RSA => "RSA".to_string(),
+            Id::EC => "EC".to_string(),
+            Id::ED25519 => "Ed25519".to_string(),
+            other => format!("type {}", other.as_raw()),
+        };
+        let not_after = unix_of(cert.not_after())?;
+        Ok(CertInfo {
+            subject: name_line(cert.subject_name()),
+            issuer: name_line(cert.issuer_name()),
+            serial_number: cert.serial_number().to_bn()?.to_hex_str()?.to_string(),
+            not_before: time::rfc3339(unix_of(cert.not_before())?),
+            not_after: time::rfc3339(not_after),
+            seconds_left: not_after.saturating_sub(time::unix(now)),
+            key_type,
+            key_size: key.bits(),
+            thumbprint: t.hex(),
+            sha256_thumbprint: super::thumbprint::hex_upper(
+                t.sha256.as_deref().unwrap_or_default(),
+            ),
+            x5t: t.x5t(),
+            x5t_s256: t.x5t_s256().unwrap_or_default(),
+            chain_length,
+            der: cert.to_der()?,
+        })
+    }
+
+    /// The text `cert show` prints for people.
+    pub fn human(&self) -> String {
+        let left = if self.seconds_left > 0 {
+            format!("{} left", time::human_duration(self.seconds_left))
+        } else {
+            "EXPIRED".into()
+        };
+        let mut s = format!(
+            "Subject:             {}\nIssuer:              {}\nSerial:              {}\n\
+             Valid from:          {}\nValid until:         {} ({left})\nKey:                 {} {} bits\n\
+             Thumbprint (SHA-1):  {}\nSHA-256 thumbprint:  {}\nx5t:                 {}\nx5t#S256:            {}",
+            self.subject,
+            self.issuer,
+            self.serial_number,
+            self.not_before,
+            self.not_after,
+            self.key_type,
+            self.key_size,
+            self.thumbprint,
+            self.sha256_thumbprint,
+            self.x5t,
+            self.x5t_s256
+        );
+        if self.chain_length > 1 {
+            s.push_str(&format!(
+                "\nChain:               {} certificates (leaf shown)",
+                self.chain_length
+            ));
+        }
+        s
+    }
+
+    /// The app manifest's `keyCredentials` entry (PROTOCOL.md §2).
+    pub fn manifest(&self) -> serde_json::Value {
+        serde_json::json!({
+            "customKeyIdentifier": self.thumbprint,
+            "displayName": self.subject,
+            "endDateTime": self.not_after,
+            "key": STANDARD.encode(&self.der),
+            "keyId": uuid::Uuid::new_v4().to_string(),
+            "startDateTime": self.not_before,
+            "type": "AsymmetricX509Cert",
+            "usage": "Verify",
+        })
+    }
+}
+
+/// `CN=a,O=b`: a name's entries by their short names.
+pub fn name_line(name: &X509NameRef) -> String {
+    name.entries()
+        .map(|e| {
+            let key = e.object().nid().short_name().unwrap_or("?");
+            let value = e.data().to_string().unwrap_or_default();
+            format!("{key}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}

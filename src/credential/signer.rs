@@ -1,0 +1,45 @@
+//! What signs with a certificate's private key. Today the key is in memory (a file graphd read
+//! and checked); a key that never leaves a hardware token will be a second kind here, and
+//! nothing above this module needs to know which one signed.
+//!
+//! A signer signs a JWS signing input and answers the secret material the token cache keys
+//! its entries with (something only the key's holder can produce).
+
+use jsonwebtoken::{Algorithm, EncodingKey};
+use zeroize::Zeroizing;
+
+use super::CredentialError;
+use crate::secret::PrivateKeyDer;
+
+/// A private key that can sign client assertions and proofs of possession.
+pub enum Signer {
+    /// An RSA key read from a file, as PKCS#1 DER (what jsonwebtoken signs with).
+    File(PrivateKeyDer),
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signer::File(_) => f.write_str("Signer::File([redacted])"),
+        }
+    }
+}
+
+impl Signer {
+    /// The base64url signature of `message` with `alg` (RS256 or PS256).
+    pub fn sign(&self, message: &[u8], alg: Algorithm) -> Result<String, CredentialError> {
+        match self {
+            Signer::File(key) => {
+                let key = EncodingKey::from_rsa_der(key.expose());
+                jsonwebtoken::crypto::sign(message, &key, alg).map_err(CredentialError::Sign)
+            }
+        }
+    }
+
+    /// Secret material only this key's holder has, for the token cache's key derivation.
+    pub fn cache_material(&self) -> Result<Zeroizing<Vec<u8>>, CredentialError> {
+        match self {
+            Signer::File(key) => Ok(Zeroizing::new(key.expose().to_vec())),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Files that hold secrets or state: created private, never overwritten by accident, replaced
+//! atomically, and their permissions read so that callers can refuse ones others may read.
+//!
+//! Unix: private means mode `0600` (files) and `0700` (directories), set at creation. Windows:
+//! files and directories inherit the ACL of the user's profile directory where graphd keeps
+//! them (`%LOCALAPPDATA%`), which only the user, SYSTEM and Administrators can read; there are
+//! no mode bits, so [`mode`] answers `None` there. Callers decide what to refuse; this module
+//! does I/O only. Imports nothing of graphd's.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Who may read a file that is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Only the user (`0600`): keys, PKCS#12 files, cache entries, state.
+    Private,
+    /// Everyone may read (`0644`): certificates.
+    Public,
+}
+
+#[cfg(unix)]
+fn options_for(access: Access) -> OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = OpenOptions::new();
+    o.mode(match access {
+        Access::Private => 0o600,
+        Access::Public => 0o644,
+    });
+    o
+}
+
+#[cfg(not(unix))]
+fn options_for(_access: Access) -> OpenOptions {
+    OpenOptions::new()
+}
+
+/// Creates `path` (which must not exist) with `bytes`, flushed to disk.
+pub fn write_new(path: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
+    let mut f = options_for(access)
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Opens (creating it private if missing, never truncating) a file to lock or update.
+pub fn open_private(path: &Path) -> io::Result<File> {
+    options_for(Access::Private)
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+/// Replaces `path` with `bytes` atomically: a private temporary file beside it (create-new),
+/// fsync, rename. Readers see the old file or the new one, never a partial one.
+pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let result = write_new(&tmp, bytes, Access::Private).and_then(|()| fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Creates `dir` and its parents; `dir` itself ends up private (`0700` on Unix).
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
+        if mode != 0o700 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        fs::create_dir_all(dir)
+    }
+}
+
+/// The permission bits of a regular file (`None` for pipes, devices and on platforms without
+/// mode bits): what a key-file check looks at.
+pub fn mode(meta: &fs::Metadata) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.file_type().is_file().then(|| meta.mode() & 0o777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+/// Whether group or others may read or write a file of this `mode` (Unix bits).
+pub fn open_to_others(mode: u32) -> bool {
+    mode & 0o077 != 0
+}
+
+/// Opens `path` for reading and returns it with its metadata (taken from the open file, so
+/// they describe the same file).
+pub fn open_with_meta(path: &Path) -> io::Result<(File, fs::Metadata)> {
+    let f = File::open(path)?;
+    let meta = f.metadata()?;
+    Ok((f, meta))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn private_files_and_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("a/b");
+        create_private_dir(&d).unwrap();
+        assert_eq!(
+            fs::metadata(&d).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let f = d.join("k");
+        write_new(&f, b"x", Access::Private).unwrap();
+        assert_eq!(mode(&fs::metadata(&f).unwrap()), Some(0o600));
+        assert_eq!(
+            write_new(&f, b"y", Access::Private).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        replace_private(&f, b"z").unwrap();
+        assert_eq!(fs::read(&f).unwrap(), b"z");
+        assert_eq!(mode(&fs::metadata(&f).unwrap()), Some(0o600));
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no temp file left");
+        assert!(open_to_others(0o640) && !open_to_others(0o600));
+    }
+}

@@ -1,0 +1,276 @@
+//! Collections, page by page: the page shape (`value` + `@odata.nextLink`), the pager that
+//! follows next links, and the guard that decides whether a next link may be followed.
+//!
+//! A failed page is retried on its own (inside `Graph::request`), a next link is checked only
+//! when it is about to be followed, and a run of empty pages is bounded, so a hostile or
+//! broken server can neither loop graphd nor lead its token to another origin.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use super::{Graph, GraphError, error, origin};
+
+/// Empty pages with a next link in a row before graphd calls it a loop: Graph may send an
+/// empty page now and then, never a hundred in a row.
+pub const MAX_EMPTY_PAGES_IN_A_ROW: u32 = 100;
+
+/// One page of a collection.
+#[derive(Debug)]
+pub enum Page {
+    More { items: Vec<Value>, next: String },
+    Done { items: Vec<Value> },
+}
+
+#[derive(Deserialize)]
+struct WirePage {
+    value: Vec<Value>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+    /// On the first page of a `$count=true` query.
+    #[serde(rename = "@odata.count", default)]
+    count: Option<u64>,
+}
+
+/// Parses a Graph collection page (public for the fuzz target). The reason of an error names
+/// a line, a column or a JSON path, never the content.
+pub fn parse_page(body: &[u8]) -> Result<Page, String> {
+    parse_counted_page(body).map(|(page, _)| page)
+}
+
+/// A page and its `@odata.count`, if Graph sent one.
+pub fn parse_counted_page(body: &[u8]) -> Result<(Page, Option<u64>), String> {
+    let page: WirePage = serde_json::from_slice(body).map_err(|e| {
+        let looks_html = body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|&b| b == b'<');
+        if looks_html {
+            "not JSON but HTML".to_string()
+        } else {
+            format!(
+                "{:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            )
+        }
+    })?;
+    if let Some(i) = page.value.iter().position(|v| !v.is_object()) {
+        return Err(format!("value[{i}] is not an object"));
+    }
+    let count = page.count;
+    Ok((
+        match page.next_link {
+            Some(next) => Page::More {
+                items: page.value,
+                next,
+            },
+            None => Page::Done { items: page.value },
+        },
+        count,
+    ))
+}
+
+impl<'a> Graph<'a> {
+    /// The pages of the collection at `first`, re-sending `headers` on every page (Graph does
+    /// not carry them over).
+    pub fn pages(&self, first: Url, headers: Vec<(String, String)>) -> Pager<'_, 'a> {
+        Pager {
+            graph: self,
+            guard: NextLinkGuard::new(&self.target.endpoint, &first),
+            next: Some(first),
+            link: None,
+            empty_run: 0,
+            pages: 0,
+            headers,
+            count: None,
+        }
+    }
+
+    /// GETs one page with extra `headers` (e.g. `ConsistencyLevel`), and its `@odata.count`.
+    fn page(
+        &self,
+        url: &Url,
+        headers: &[(String, String)],
+    ) -> Result<(Page, Option<u64>), GraphError> {
+        let reply = self.request(reqwest::Method::GET, url, headers, None)?;
+        parse_counted_page(&reply.body).map_err(|reason| GraphError::BadPage {
+            reason: match reply.header("content-type") {
+                Some(ct) if !ct.contains("json") => format!("{reason}; content-type {ct}"),
+                _ => reason,
+            },
+            ids: error::ids(&reply),
+        })
+    }
+}
+
+/// Walks a collection page by page.
+pub struct Pager<'g, 'a> {
+    graph: &'g Graph<'a>,
+    guard: NextLinkGuard,
+    next: Option<Url>,
+    link: Option<String>,
+    empty_run: u32,
+    pages: u64,
+    headers: Vec<(String, String)>,
+    count: Option<u64>,
+}
+
+impl Pager<'_, '_> {
+    /// The items of the next page, or `None` after the last one.
+    pub fn next_page(&mut self) -> Result<Option<Vec<Value>>, GraphError> {
+        if let Some(link) = self.link.take() {
+            self.next = Some(self.guard.check(&link)?);
+        }
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        let (page, count) = self.graph.page(&url, &self.headers)?;
+        let (items, link) = match page {
+            Page::More { items, next } => (items, Some(next)),
+            Page::Done { items } => (items, None),
+        };
+        if self.pages == 0 {
+            self.count = count;
+        }
+        self.pages += 1;
+        if items.is_empty() && link.is_some() {
+            self.empty_run += 1;
+            if self.empty_run >= MAX_EMPTY_PAGES_IN_A_ROW {
+                return Err(GraphError::TooManyEmptyPages(self.empty_run));
+            }
+        } else {
+            self.empty_run = 0;
+        }
+        self.link = link;
+        Ok(Some(items))
+    }
+
+    /// Pages fetched so far.
+    pub fn pages(&self) -> u64 {
+        self.pages
+    }
+
+    /// The first page's `@odata.count` (a `$count=true` query).
+    pub fn count(&self) -> Option<u64> {
+        self.count
+    }
+}
+
+/// Checks next links: same origin as Graph, https, never seen before.
+pub struct NextLinkGuard {
+    origin: String,
+    seen: HashSet<String>,
+}
+
+impl NextLinkGuard {
+    /// A guard for links on `graph_endpoint`'s origin; `first` is the first page's URL.
+    pub fn new(graph_endpoint: &Url, first: &Url) -> Self {
+        let mut seen = HashSet::new();
+        seen.insert(first.as_str().to_string());
+        NextLinkGuard {
+            origin: origin(graph_endpoint),
+            seen,
+        }
+    }
+
+    /// The URL to follow, if `link` may be followed.
+    pub fn check(&mut self, link: &str) -> Result<Url, GraphError> {
+        let url = Url::parse(link).map_err(|_| GraphError::InvalidNextLink)?;
+        if url.scheme() != "https" {
+            return Err(GraphError::InvalidNextLink);
+        }
+        let found = origin(&url);
+        if found != self.origin || !url.username().is_empty() || url.password().is_some() {
+            return Err(GraphError::ForeignNextLink {
+                found,
+                expected: self.origin.clone(),
+            });
+        }
+        if !self.seen.insert(link.to_string()) {
+            return Err(GraphError::RepeatedNextLink);
+        }
+        Ok(url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard() -> NextLinkGuard {
+        let g = Url::parse("https://graph.example:8443").unwrap();
+        NextLinkGuard::new(
+            &g,
+            &Url::parse("https://graph.example:8443/v1.0/users?$top=5").unwrap(),
+        )
+    }
+
+    #[test]
+    fn pages_of_the_wrong_shape_are_errors_that_quote_nothing() {
+        let ok = br#"{"value":[{"id":"1"}],"@odata.nextLink":"https://g/v1.0/users?$skiptoken=x"}"#;
+        assert!(matches!(parse_page(ok), Ok(Page::More { items, .. }) if items.len() == 1));
+        assert!(
+            matches!(parse_page(br#"{"value":[],"@odata.nextLink":null}"#), Ok(Page::Done { items }) if items.is_empty())
+        );
+        for (body, want) in [
+            (
+                &b"<html><body>Sign in</body></html>"[..],
+                "not JSON but HTML",
+            ),
+            (b"  \n<!DOCTYPE html>", "not JSON but HTML"),
+            (br#"{"value":[{"id":"1"}"#, "Eof error"),
+            (br#"{"value":{"id":"secret-looking"}}"#, "Data error"),
+            (br#"{"values":[]}"#, "Data error"),
+            (br#"{"value":[1,2]}"#, "value[0] is not an object"),
+            (br#"{"value":[],"@odata.nextLink":42}"#, "Data error"),
+            (b"", "Eof error"),
+        ] {
+            let reason = parse_page(body).unwrap_err();
+            assert!(reason.contains(want), "{reason}");
+            assert!(!reason.contains("secret-looking"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn follows_same_origin_once() {
+        let mut g = guard();
+        let link = "https://graph.example:8443/v1.0/users?$top=5&$skiptoken=abc";
+        assert_eq!(g.check(link).unwrap().as_str(), link, "verbatim");
+        assert!(matches!(g.check(link), Err(GraphError::RepeatedNextLink)));
+        assert!(matches!(
+            g.check("https://graph.example:8443/v1.0/users?$top=5"),
+            Err(GraphError::RepeatedNextLink)
+        ));
+    }
+
+    #[test]
+    fn refuses_other_origins() {
+        let mut g = guard();
+        for bad in [
+            "https://graph.example/v1.0/users",
+            "https://evil.example:8443/v1.0/users",
+            "https://graph.example:8443@evil.example/x",
+            "https://user@graph.example:8443/x",
+            "https://graph.example.evil:8443/x",
+        ] {
+            assert!(
+                matches!(g.check(bad), Err(GraphError::ForeignNextLink { .. })),
+                "{bad}"
+            );
+        }
+        for bad in [
+            "http://graph.example:8443/v1.0/users",
+            "/v1.0/users?$skiptoken=x",
+            "not a url",
+        ] {
+            assert!(
+                matches!(g.check(bad), Err(GraphError::InvalidNextLink)),
+                "{bad}"
+            );
+        }
+    }
+}
