@@ -12,7 +12,6 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-mod advanced;
 mod applications;
 mod assertion;
 mod authority;

@@ -5,7 +5,8 @@
 use crate::assertion::{RegisteredCert, TrustedSubject};
 use crate::directory::{Directory, Prop};
 use crate::fault::Faults;
-use crate::graph::Filter;
+use crate::graph::advanced::{Order, Search};
+use crate::graph::odata::Filter;
 use crate::jwt::TokenKey;
 use crate::log::LogSink;
 use std::collections::{HashMap, HashSet};
@@ -45,9 +46,9 @@ pub(crate) struct PageState {
     pub count: bool,
     /// The canonical encoding of the original query options (without `$skiptoken`).
     pub link_query: String,
-    pub search: Option<crate::advanced::Search>,
+    pub search: Option<Search>,
     /// With an order, `offset` is a position among the sorted matches.
-    pub order: Option<crate::advanced::Order>,
+    pub order: Option<Order>,
     /// `v1.0` or `beta`: the nextLink keeps the version asked for.
     pub version: &'static str,
 }
