@@ -1,7 +1,14 @@
 //! A strict local HTTPS emulator of Entra ID's v2.0 token endpoint (client credentials) and of
-//! Microsoft Graph's `/v1.0/users`, following /work/shared/PROTOCOL.md. graphd's integration tests
-//! start it in-process ([`Emulator::start`]); demo and benchmark scripts run the
-//! `graphd-emulator` binary, which writes [`Info`] as a JSON state file.
+//! Microsoft Graph's `/v1.0/users`, `/users/delta` and `/groups/delta`, following
+//! /work/shared/PROTOCOL.md. graphd's integration tests start it in-process
+//! ([`Emulator::start`]); demo and benchmark scripts run the `graphd-emulator` binary, which
+//! writes [`Info`] as a JSON state file.
+//!
+//! The directory can change while a client reads it: tests call [`Emulator::add_user`],
+//! [`Emulator::update_user`], [`Emulator::soft_delete_user`], [`Emulator::hard_delete_user`],
+//! [`Emulator::restore_user`] (the same for groups), [`Emulator::touch_users`] and
+//! [`Emulator::expire_delta_links`]. Every change shows in `/users` at once and in the next
+//! delta round.
 //!
 //! It never depends on graphd and does all crypto with OpenSSL (not jsonwebtoken), so the two
 //! cannot share a JWT bug. Two listeners on 127.0.0.1 (ephemeral ports) serve TLS with a test CA
@@ -15,6 +22,7 @@
 mod applications;
 mod assertion;
 mod authority;
+mod changes;
 mod directory;
 mod fault;
 mod federation;
@@ -27,8 +35,10 @@ mod state;
 mod tls;
 mod util;
 
+pub use directory::DirectoryError;
 pub use fault::{Fault, FaultKind};
 pub use federation::FederatedTokenSpec;
+pub use graph::delta::DEFAULT_DELTA_PAGE_SIZE;
 pub use info::Info;
 pub use log::{ForeignRecord, GraphRecord, Log, OtherRecord, TokenRecord};
 pub use tls::{ClientCertSpec, ClientKey, GeneratedCert, generate_client_cert};
@@ -73,6 +83,8 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Erro
 pub struct Options {
     /// Number of synthetic users (default 250).
     pub users: usize,
+    /// Number of synthetic groups (default 20), for `/groups/delta`.
+    pub groups: usize,
     /// `expires_in` of issued tokens and their lifetime (default 3599).
     pub token_lifetime_secs: u64,
     /// When `Some`, token responses carry `refresh_in`.
@@ -84,6 +96,9 @@ pub struct Options {
     pub dir: PathBuf,
     /// When `Some`, one JSON line per handled request is appended to this file (`--log`).
     pub log_file: Option<PathBuf>,
+    /// Objects per page of a delta round (default 200, as Graph pages directory delta rounds;
+    /// `$top` does not change it).
+    pub delta_page_size: usize,
 }
 
 /// Temp dirs handed out by `Options::default()`; only these are removed at shutdown.
@@ -103,11 +118,13 @@ impl Default for Options {
             .insert(dir.clone());
         Options {
             users: 250,
+            groups: 20,
             token_lifetime_secs: 3599,
             refresh_in_secs: None,
             register_certs: Vec::new(),
             dir,
             log_file: None,
+            delta_page_size: DEFAULT_DELTA_PAGE_SIZE,
         }
     }
 }
@@ -216,9 +233,11 @@ impl Emulator {
                     expired: true,
                 },
             ],
-            // Application.ReadWrite.OwnedBy lets the app read its own application object (cert list).
+            // Application.ReadWrite.OwnedBy lets the app read its own application object (cert list);
+            // Group.Read.All lets it read /groups/delta.
             vec![
                 "User.Read.All".into(),
+                "Group.Read.All".into(),
                 "Application.ReadWrite.OwnedBy".into(),
             ],
         );
@@ -277,7 +296,7 @@ impl Emulator {
             main_app,
             noperm_app,
             token_key: jwt::TokenKey::generate()?,
-            directory: directory::Directory::new(opts.users, &tenant_domain),
+            directory: directory::Directory::new(opts.users, opts.groups, &tenant_domain),
             pages: Mutex::new(Default::default()),
             seen_jtis: Mutex::new(HashSet::new()),
             log: log::LogSink::new(log_file),
@@ -288,6 +307,8 @@ impl Emulator {
             foreign_url,
             faults: Default::default(),
             secrets_seen: Mutex::new(Vec::new()),
+            delta: Default::default(),
+            delta_page_size: opts.delta_page_size.max(1),
         });
 
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
@@ -347,7 +368,6 @@ impl Emulator {
         register(&self.shared.main_app, pem)
     }
 
-    /// The full synthetic directory in listing order, with the default properties.
     /// Trusts, on the main app, certificates sent in `x5c` whose subject is `subject` (e.g.
     /// `CN=ci.contoso.com`) and that `issuer_pem` (a CA certificate) signed: Entra's
     /// Subject Name + Issuer authentication, with no thumbprint registered.
@@ -382,8 +402,10 @@ impl Emulator {
             .store(secs, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Every present user in listing order, with the default properties: the synthetic
+    /// directory as changed so far (added users last, deleted ones gone).
     pub fn users(&self) -> Vec<serde_json::Value> {
-        self.shared.directory.all_values()
+        self.shared.directory.values(directory::Collection::Users)
     }
 
     /// Arms `fault`, replacing every armed fault (`set_fault(Fault::once(FaultKind::Unavailable))`).

@@ -1,6 +1,9 @@
 //! The `graphd-emulator` binary: starts the emulator, writes its state file (mode 0600, only once
 //! both listeners accept connections), prints one line to stderr and runs until SIGTERM or SIGINT.
 //! Everything else lives in the library.
+//!
+//! `--delta-page-size` sets how many objects a page of `/users/delta` and `/groups/delta` holds
+//! (Graph: about 200, whatever `$top` says).
 
 use clap::Parser;
 use graphd_emulator::{Emulator, Options};
@@ -8,7 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// A strict local HTTPS emulator of Entra ID's token endpoint and Microsoft Graph's /v1.0/users.
+/// A strict local HTTPS emulator of Entra ID's token endpoint and Microsoft Graph's /v1.0/users
+/// (with /users/delta and /groups/delta).
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
@@ -18,6 +22,9 @@ struct Args {
     /// Number of synthetic users.
     #[arg(long, default_value_t = 250)]
     users: usize,
+    /// Number of synthetic groups (for /groups/delta).
+    #[arg(long, default_value_t = 20)]
+    groups: usize,
     /// An extra PEM certificate to register on the main app (repeatable).
     #[arg(long = "register-cert", value_name = "PATH")]
     register_cert: Vec<PathBuf>,
@@ -33,6 +40,9 @@ struct Args {
     /// Append one JSON line per handled request to this file (no secrets).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// Objects per page of a delta round (/users/delta, /groups/delta); $top does not change it.
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    delta_page_size: u32,
 }
 
 #[allow(clippy::print_stderr)]
@@ -47,11 +57,14 @@ fn main() -> ExitCode {
     });
     let opts = Options {
         users: args.users,
+        groups: args.groups,
         token_lifetime_secs: args.token_lifetime,
         refresh_in_secs: args.refresh_in,
         register_certs: args.register_cert,
         dir,
         log_file: args.log,
+        delta_page_size: usize::try_from(args.delta_page_size)
+            .unwrap_or(graphd_emulator::DEFAULT_DELTA_PAGE_SIZE),
     };
     // Signal handlers go in before the state file exists: a script that sends SIGTERM as soon
     // as it sees the file must stop us cleanly, never kill us mid-way or be ignored.

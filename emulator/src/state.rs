@@ -1,11 +1,13 @@
 //! The state both listeners share: the tenant, its two apps (secrets, registered certificates,
-//! roles), the token-signing key, the directory, issued skiptokens, seen `jti`s and the log.
-//! Built once at start; only the certificate lists, skiptokens, `jti`s and the log change.
+//! roles), the token-signing key, the directory, issued skiptokens and delta tokens, seen `jti`s
+//! and the log. Built once at start; the directory, certificate lists, tokens, `jti`s and the
+//! log change.
 
 use crate::assertion::{RegisteredCert, TrustedSubject};
 use crate::directory::{Directory, Prop};
 use crate::fault::Faults;
 use crate::graph::advanced::{Order, Search};
+use crate::graph::delta::DeltaTokens;
 use crate::graph::odata::Filter;
 use crate::jwt::TokenKey;
 use crate::log::LogSink;
@@ -84,6 +86,10 @@ pub(crate) struct Shared {
     /// Every access token issued and client assertion received, so redaction tests can look
     /// for the real values in graphd's output and files.
     pub secrets_seen: Mutex<Vec<String>>,
+    /// Delta query's nextLink and deltaLink tokens.
+    pub delta: DeltaTokens,
+    /// Objects per delta page.
+    pub delta_page_size: usize,
 }
 
 impl Shared {

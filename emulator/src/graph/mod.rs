@@ -4,13 +4,16 @@
 //! `request-id` / `client-request-id` headers, recording each request in the log. What a path
 //! answers lives beside it: query-option parsing in `odata` (and the advanced `$search` /
 //! `$orderby` / `ne` / `endsWith` in `advanced`), user listing and lookup in `users`, the
-//! faults' rewriting of a page in `faults`. Nothing here builds a page itself.
+//! faults' rewriting of a page in `faults`, delta query (`/users/delta`, `/groups/delta`) in
+//! `delta`. Nothing here builds a page itself.
 
 pub(crate) mod advanced;
+pub(crate) mod delta;
 mod faults;
 pub(crate) mod odata;
 mod users;
 
+use crate::directory::Collection;
 use crate::fault::FaultKind;
 use crate::log::GraphRecord;
 use crate::state::Shared;
@@ -21,7 +24,24 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::json;
+use std::borrow::Cow;
 use std::sync::Arc;
+
+/// Application permissions that let an app read users (PROTOCOL.md §4).
+const USER_ROLES: &[&str] = &[
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+/// Application permissions that let an app read groups, as Graph documents them for
+/// `/groups/delta`: `User.Read.All` is not one of them.
+const GROUP_ROLES: &[&str] = &[
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -31,18 +51,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GraphError {
     status: StatusCode,
-    code: &'static str,
+    code: Cow<'static, str>,
     message: String,
 }
 
 pub(crate) fn gerr(
     status: StatusCode,
-    code: &'static str,
+    code: impl Into<Cow<'static, str>>,
     message: impl Into<String>,
 ) -> GraphError {
     GraphError {
         status,
-        code,
+        code: code.into(),
         message: message.into(),
     }
 }
@@ -56,10 +76,17 @@ pub(crate) fn unsupported(message: impl Into<String>) -> GraphError {
 }
 
 pub(crate) fn no_property(name: &str) -> GraphError {
+    no_property_on(name, "microsoft.graph.user")
+}
+
+pub(crate) fn no_property_on(name: &str, type_name: &str) -> GraphError {
     bad(format!(
-        "Could not find a property named '{name}' on type 'microsoft.graph.user'."
+        "Could not find a property named '{name}' on type '{type_name}'."
     ))
 }
+
+/// A successful answer: status, body, and whether `Prefer: return=minimal` was applied.
+type Answer = (StatusCode, Vec<u8>, bool);
 
 async fn handle(
     State(s): State<Arc<Shared>>,
@@ -117,12 +144,12 @@ async fn handle(
         )),
         _ if uri.path().starts_with("/v1.0/applications") => {
             crate::applications::route(&s, &method, &uri, &headers, &body)
+                .map(|(status, body)| (status, body, false))
         }
-        _ => route(&s, &method, &uri, &headers, &mut rec, fault.as_ref())
-            .map(|b| (StatusCode::OK, b)),
+        _ => route(&s, &method, &uri, &headers, &mut rec, fault.as_ref()),
     };
     let mut response = match result {
-        Ok((status, body)) => {
+        Ok((status, body, minimal)) => {
             let mut r = faults::faulty_body(&s, fault.as_ref(), &uri, body);
             if status != StatusCode::OK {
                 *r.status_mut() = status;
@@ -135,10 +162,16 @@ async fn handle(
             );
             r.headers_mut()
                 .insert("odata-version", HeaderValue::from_static("4.0"));
+            if minimal {
+                r.headers_mut().insert(
+                    "preference-applied",
+                    HeaderValue::from_static("return=minimal"),
+                );
+            }
             r
         }
         Err(e) => {
-            rec.error_code = Some(e.code.to_owned());
+            rec.error_code = Some(e.code.to_string());
             let throttled = match &fault {
                 Some(FaultKind::Throttle { retry_after_secs }) => Some(*retry_after_secs),
                 _ => None,
@@ -202,6 +235,16 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 enum Target<'a> {
     List,
     One(&'a str),
+    Delta(Collection),
+}
+
+/// Whether a path segment names the delta function (`delta` is short for
+/// `microsoft.graph.delta`; SDKs send the long form, some with `()`).
+fn is_delta(seg: &str) -> bool {
+    matches!(
+        seg,
+        "delta" | "delta()" | "microsoft.graph.delta" | "microsoft.graph.delta()"
+    )
 }
 
 fn route(
@@ -211,7 +254,7 @@ fn route(
     headers: &HeaderMap,
     rec: &mut GraphRecord,
     fault: Option<&FaultKind>,
-) -> Result<Vec<u8>, GraphError> {
+) -> Result<Answer, GraphError> {
     let path = uri.path();
     let mut segs = path.trim_start_matches('/').split('/');
     let version = segs.next().unwrap_or("");
@@ -222,9 +265,11 @@ fn route(
             format!("Invalid version: {version}"),
         ));
     }
-    let has_role = authenticate(s, headers)?;
+    let roles = caller(s, headers)?.roles.unwrap_or_default();
     let rest: Vec<&str> = segs.collect();
     let target = match rest.as_slice() {
+        ["users", f] if is_delta(f) => Target::Delta(Collection::Users),
+        ["groups", f] if is_delta(f) => Target::Delta(Collection::Groups),
         ["users"] | ["users", ""] => Target::List,
         ["users", id] => Target::One(id),
         ["users", _, more, ..] => return Err(segment_not_found(more)),
@@ -245,7 +290,11 @@ fn route(
             "Specified HTTP method is not allowed for the request target.",
         ));
     }
-    if !has_role {
+    let needed = match target {
+        Target::Delta(Collection::Groups) => GROUP_ROLES,
+        _ => USER_ROLES,
+    };
+    if !roles.iter().any(|r| needed.contains(&r.as_str())) {
         return Err(gerr(
             StatusCode::FORBIDDEN,
             "Authorization_RequestDenied",
@@ -253,18 +302,19 @@ fn route(
         ));
     }
     rec.authorized = true;
-    let opts = odata::parse_query(uri.query())?;
     let version = if version == "beta" { "beta" } else { "v1.0" };
+    let empty = fault == Some(&FaultKind::EmptyPage);
     match target {
-        Target::List => users::list(
-            s,
-            uri,
-            &opts,
-            rec,
-            version,
-            fault == Some(&FaultKind::EmptyPage),
-        ),
-        Target::One(seg) => users::one(s, seg, &opts, rec, version),
+        Target::Delta(c) => delta::page(s, c, uri, headers, rec, version, empty)
+            .map(|(body, minimal)| (StatusCode::OK, body, minimal)),
+        Target::List => {
+            let opts = odata::parse_query(uri.query())?;
+            users::list(s, uri, &opts, rec, version, empty).map(|b| (StatusCode::OK, b, false))
+        }
+        Target::One(seg) => {
+            let opts = odata::parse_query(uri.query())?;
+            users::one(s, seg, &opts, rec, version).map(|b| (StatusCode::OK, b, false))
+        }
     }
 }
 
@@ -274,14 +324,6 @@ fn segment_not_found(seg: &str) -> GraphError {
         "BadRequest",
         format!("Resource not found for the segment '{seg}'."),
     )
-}
-
-/// Validates the bearer token; returns whether it carries `User.Read.All`.
-fn authenticate(s: &Shared, headers: &HeaderMap) -> Result<bool, GraphError> {
-    Ok(caller(s, headers)?.roles.is_some_and(|r| {
-        r.iter()
-            .any(|r| r == "User.Read.All" || r == "Directory.Read.All")
-    }))
 }
 
 /// Validates the bearer token and returns its claims (who is calling, with which roles).

@@ -4,7 +4,8 @@
 //! `crate::advanced`), `@odata.context` URLs, and the one canonical encoding of query options in
 //! nextLinks. Pure parsing: nothing here reads the directory or answers a request.
 
-use super::{GraphError, bad, no_property, unsupported};
+use super::{GraphError, bad, no_property, no_property_on, unsupported};
+use crate::directory::store::{Record, prop_index};
 use crate::directory::{Prop, User};
 use crate::state::Shared;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
@@ -62,7 +63,25 @@ pub(crate) fn opt<'o>(opts: &'o Opts, name: &str) -> Option<&'o str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The query options `/users` takes.
+const USERS_OPTIONS: &[&str] = &[
+    "$top",
+    "$select",
+    "$filter",
+    "$count",
+    "$skiptoken",
+    "$orderby",
+    "$search",
+];
+
+/// The query options of `/users`, decoded.
 pub(crate) fn parse_query(raw: Option<&str>) -> Result<Opts, GraphError> {
+    parse_options(raw, USERS_OPTIONS)
+}
+
+/// The `$`-options of a query, decoded, when each is one of `allowed` (lowercase) and given
+/// at most once; other parameters are ignored, as Graph does.
+pub(crate) fn parse_options(raw: Option<&str>, allowed: &[&str]) -> Result<Opts, GraphError> {
     let mut out: Opts = Vec::new();
     for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         if !k.starts_with('$') {
@@ -76,7 +95,7 @@ pub(crate) fn parse_query(raw: Option<&str>) -> Result<Opts, GraphError> {
             )));
         }
         match key.as_str() {
-            "$top" | "$select" | "$filter" | "$count" | "$skiptoken" | "$orderby" | "$search" => {}
+            k if allowed.contains(&k) => {}
             "$skip" => return Err(bad("'$skip' is not supported by the service.")),
             "$expand" | "$format" | "$apply" | "$compute" | "$levels" => {
                 return Err(unsupported(format!(
@@ -95,18 +114,81 @@ pub(crate) fn parse_query(raw: Option<&str>) -> Result<Opts, GraphError> {
 }
 
 pub(crate) fn parse_select(v: &str) -> Result<Vec<Prop>, GraphError> {
+    Ok(parse_select_of::<User<'static>>(v)?
+        .into_iter()
+        .map(|i| Prop::ALL[i])
+        .collect())
+}
+
+/// `$select` on a collection of `R`: property indices in the order given, without repeats.
+pub(crate) fn parse_select_of<R: Record>(v: &str) -> Result<Vec<usize>, GraphError> {
     let mut props = Vec::new();
     for name in v.split(',') {
         let name = name.trim();
         if name.is_empty() {
             return Err(bad(format!("Syntax error in $select: '{v}'.")));
         }
-        let p = Prop::parse(name).ok_or_else(|| no_property(name))?;
+        let p = prop_index::<R>(name).ok_or_else(|| no_property_on(name, R::TYPE))?;
         if !props.contains(&p) {
             props.push(p);
         }
     }
     Ok(props)
+}
+
+/// Most ids one delta `$filter` may name (Graph's documented limit).
+pub(crate) const MAX_FILTER_IDS: usize = 50;
+
+/// The only `$filter` delta query takes: `id eq '...'` clauses joined by `or`, or
+/// `id in ('...', ...)`; returns the ids. Anything else is `Request_UnsupportedQuery`.
+pub(crate) fn parse_id_filter(raw: &str) -> Result<Vec<String>, GraphError> {
+    let invalid = || {
+        unsupported(format!(
+            "Unsupported query filter for delta: only 'id eq' (joined with 'or') and 'id in' are supported, not '{raw}'."
+        ))
+    };
+    let mut ids = Vec::new();
+    let mut rest = raw.trim();
+    loop {
+        let (ident, r) = take_ident(rest);
+        if !ident.eq_ignore_ascii_case("id") {
+            return Err(invalid());
+        }
+        let r = r.trim_start();
+        if let Some(r) = strip_prefix_ci(r, "eq").filter(|r| r.starts_with([' ', '\''])) {
+            let (lit, r) = take_literal(r.trim_start()).ok_or_else(invalid)?;
+            ids.push(lit);
+            rest = r.trim_start();
+        } else if let Some(r) = strip_prefix_ci(r, "in").filter(|r| r.starts_with([' ', '('])) {
+            let mut r = r.trim_start().strip_prefix('(').ok_or_else(invalid)?;
+            loop {
+                let (lit, after) = take_literal(r.trim_start()).ok_or_else(invalid)?;
+                ids.push(lit);
+                let after = after.trim_start();
+                if let Some(more) = after.strip_prefix(',') {
+                    r = more;
+                } else {
+                    rest = after.strip_prefix(')').ok_or_else(invalid)?.trim_start();
+                    break;
+                }
+            }
+        } else {
+            return Err(invalid());
+        }
+        if rest.is_empty() {
+            break;
+        }
+        rest = strip_prefix_ci(rest, "or ")
+            .ok_or_else(invalid)?
+            .trim_start();
+    }
+    if ids.len() > MAX_FILTER_IDS {
+        return Err(unsupported(format!(
+            "A delta $filter may name at most {MAX_FILTER_IDS} objects, not {}.",
+            ids.len()
+        )));
+    }
+    Ok(ids)
 }
 
 pub(crate) fn parse_top(v: &str) -> Result<usize, GraphError> {
@@ -203,14 +285,26 @@ pub(crate) fn context_url(
     select: Option<&[Prop]>,
     entity: bool,
 ) -> String {
-    let mut c = format!("{}/{version}/$metadata#users", s.graph_url);
-    if let Some(props) = select {
-        c.push('(');
-        c.push_str(&props.iter().map(|p| p.name()).collect::<Vec<_>>().join(","));
-        c.push(')');
-    }
+    let names = select.map(|props| props.iter().map(|p| p.name()).collect::<Vec<_>>());
+    let mut c = collection_context(s, version, "users", names.as_deref());
     if entity {
         c.push_str("/$entity");
+    }
+    c
+}
+
+/// `https://HOST/{version}/$metadata#{collection}`, with `(a,b)` when properties were selected.
+pub(crate) fn collection_context(
+    s: &Shared,
+    version: &str,
+    collection: &str,
+    select: Option<&[&str]>,
+) -> String {
+    let mut c = format!("{}/{version}/$metadata#{collection}", s.graph_url);
+    if let Some(names) = select {
+        c.push('(');
+        c.push_str(&names.join(","));
+        c.push(')');
     }
     c
 }

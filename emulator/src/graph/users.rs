@@ -9,6 +9,7 @@ use super::odata::{
 };
 use super::{GraphError, advanced, bad, gerr, unsupported};
 use crate::directory::Prop;
+use crate::directory::store::Status;
 use crate::log::GraphRecord;
 use crate::state::{IssuedPage, PageState, Shared};
 use axum::http::{StatusCode, Uri};
@@ -123,17 +124,23 @@ pub(super) fn list(
         ));
     }
 
-    let dir = &s.directory;
+    // One read lock for the page: it is one consistent snapshot of the directory.
+    let dir = s.directory.read();
+    let users = &dir.users;
     let matches = |i: usize| {
-        let u = dir.user(i);
-        state.filter.as_ref().is_none_or(|f| f.matches(&u))
-            && state.search.as_ref().is_none_or(|q| q.matches(&u))
+        if state.filter.is_none() && state.search.is_none() {
+            return users.status(i) == Status::Present;
+        }
+        users.get(i).is_some_and(|u| {
+            state.filter.as_ref().is_none_or(|f| f.matches(&u))
+                && state.search.as_ref().is_none_or(|q| q.matches(&u))
+        })
     };
     // With $orderby, positions index the sorted matches; without, they are directory indices.
     let ordered: Option<Vec<usize>> = state.order.map(|o| {
-        let mut keyed: Vec<(Option<String>, usize)> = (0..dir.len())
-            .filter(|&i| matches(i))
-            .map(|i| (dir.user(i).str_prop(o.prop).map(str::to_lowercase), i))
+        let mut keyed: Vec<(Option<String>, usize)> = (0..users.slots())
+            .filter_map(|i| users.get(i).filter(|_| matches(i)).map(|u| (u, i)))
+            .map(|(u, i)| (u.str_prop(o.prop).map(str::to_lowercase), i))
             .collect();
         // Nulls last either way; ties in directory order.
         keyed.sort_by(|(a, i), (b, j)| {
@@ -148,20 +155,22 @@ pub(super) fn list(
         });
         keyed.into_iter().map(|(_, i)| i).collect()
     });
-    let len = ordered.as_ref().map_or(dir.len(), Vec::len);
+    let len = ordered.as_ref().map_or(users.slots(), Vec::len);
     let at = |pos: usize| ordered.as_ref().map_or(pos, |v| v[pos]);
     let selected = |pos: usize| ordered.is_some() || matches(pos);
     let props: &[Prop] = state.select.as_deref().unwrap_or(&Prop::DEFAULT);
-    let mut value: Vec<u8> = Vec::with_capacity(state.top.min(dir.len()) * 400 + 2);
+    let mut value: Vec<u8> = Vec::with_capacity(state.top.min(users.slots()) * 400 + 2);
     value.push(b'[');
     let mut items = 0;
     let mut i = state.offset;
     while !empty && i < len && items < state.top {
-        if selected(i) {
+        if selected(i)
+            && let Some(u) = users.get(at(i))
+        {
             if items > 0 {
                 value.push(b',');
             }
-            dir.user(at(i)).write_json(&mut value, props);
+            u.write_json(&mut value, props);
             items += 1;
         }
         i += 1;
@@ -184,9 +193,9 @@ pub(super) fn list(
         let total = if let Some(o) = &ordered {
             o.len()
         } else if state.filter.is_none() && state.search.is_none() {
-            dir.len()
+            users.present()
         } else {
-            (0..dir.len()).filter(|&j| matches(j)).count()
+            (0..users.slots()).filter(|&j| matches(j)).count()
         };
         body.extend_from_slice(format!(",\"@odata.count\":{total}").as_bytes());
     }
@@ -229,7 +238,8 @@ pub(super) fn one(
         .decode_utf8()
         .map_err(|_| bad("The request URL is not valid UTF-8 after percent-decoding."))?;
     let select = opt(opts, "$select").map(parse_select).transpose()?;
-    let index = s.directory.find(&key).ok_or_else(|| {
+    let dir = s.directory.read();
+    let user = dir.find_user(&key).and_then(|i| dir.users.get(i)).ok_or_else(|| {
         gerr(
             StatusCode::NOT_FOUND,
             "Request_ResourceNotFound",
@@ -238,7 +248,6 @@ pub(super) fn one(
             ),
         )
     })?;
-    let user = s.directory.user(index);
     let props = select.as_deref().unwrap_or(&Prop::DEFAULT);
     let mut body = Vec::with_capacity(1024);
     body.extend_from_slice(b"{\"@odata.context\":");
