@@ -1,7 +1,7 @@
 //! The library API that changes a running emulator while a client reads it: users and groups
 //! added, updated, soft-deleted (restorable), hard-deleted and restored, bulk jobTitle changes
-//! for benchmarks, and delta links made to expire. Every change is visible at once in `/users`
-//! and journaled for the next delta round.
+//! for benchmarks, and delta links made to expire. Every change is visible at once in `/users` and journaled for the next delta round. The same operations
+//! are open to scripts through the control endpoint (`Info::directory_url`, see `control`).
 
 use crate::Emulator;
 use crate::directory::{Collection, DirectoryError};

@@ -46,6 +46,10 @@ pub struct Info {
     /// hostile next links and redirects point here, and it records whether anything reached it.
     #[serde(default)]
     pub foreign_url: String,
+    /// `POST` JSON operations here to change the directory or expire delta links while a
+    /// client runs (see the `control` module docs for the operations).
+    #[serde(default)]
+    pub directory_url: String,
 }
 
 impl Info {

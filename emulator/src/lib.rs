@@ -7,8 +7,8 @@
 //! The directory can change while a client reads it: tests call [`Emulator::add_user`],
 //! [`Emulator::update_user`], [`Emulator::soft_delete_user`], [`Emulator::hard_delete_user`],
 //! [`Emulator::restore_user`] (the same for groups), [`Emulator::touch_users`] and
-//! [`Emulator::expire_delta_links`]. Every change shows in `/users` at once and in the next
-//! delta round.
+//! [`Emulator::expire_delta_links`]; scripts POST the same operations to
+//! [`Info::directory_url`]. Every change shows in `/users` at once and in the next delta round.
 //!
 //! It never depends on graphd and does all crypto with OpenSSL (not jsonwebtoken), so the two
 //! cannot share a JWT bug. Two listeners on 127.0.0.1 (ephemeral ports) serve TLS with a test CA
@@ -23,6 +23,7 @@ mod applications;
 mod assertion;
 mod authority;
 mod changes;
+mod control;
 mod directory;
 mod fault;
 mod federation;
@@ -285,6 +286,7 @@ impl Emulator {
             federated_subject: federation.subject.clone(),
             federated_audience: federation::FEDERATED_AUDIENCE.into(),
             federated_token_url: format!("{authority_url}/_emulator/federated-token"),
+            directory_url: format!("{authority_url}/_emulator/directory"),
             pid: std::process::id(),
             foreign_url: foreign_url.clone(),
         };

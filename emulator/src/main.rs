@@ -2,6 +2,21 @@
 //! both listeners accept connections), prints one line to stderr and runs until SIGTERM or SIGINT.
 //! Everything else lives in the library.
 //!
+//! Scripts change the running emulator through its control endpoint, whose URL the state file
+//! gives as `directory_url` (`POST {authority}/_emulator/directory`, JSON, see the library's
+//! `control` module): add, update, soft-delete, hard-delete and restore users or groups, touch
+//! N users (a new jobTitle each: "N users changed since the last delta round"), expire every
+//! delta link issued so far (`410 resyncRequired`, or a chosen status and code). For example, with `curl --cacert ca.pem` and the URL from the state file:
+//!
+//! ```text
+//! {"op":"add","value":{"displayName":"Ada Lovelace","userPrincipalName":"ada@contoso.onmicrosoft.com"}}
+//! {"op":"update","id":"00000000-0000-4000-8000-00000000002a","patch":{"jobTitle":"CTO"}}
+//! {"op":"soft_delete","id":"..."}   {"op":"hard_delete","id":"..."}   {"op":"restore","id":"..."}
+//! {"op":"add","collection":"groups","value":{"displayName":"Payroll"}}
+//! {"op":"touch","n":1000}
+//! {"op":"expire_delta"}   {"op":"expire_delta","status":400,"code":"syncStateNotFound"}
+//! ```
+//!
 //! `--delta-page-size` sets how many objects a page of `/users/delta` and `/groups/delta` holds
 //! (Graph: about 200, whatever `$top` says).
 
@@ -14,7 +29,12 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// A strict local HTTPS emulator of Entra ID's token endpoint and Microsoft Graph's /v1.0/users
 /// (with /users/delta and /groups/delta).
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Change the directory while it runs: POST JSON operations to the state file's \
+                  directory_url, e.g. {\"op\":\"touch\",\"n\":1000} or {\"op\":\"expire_delta\"} \
+                  (ops: add, update, soft_delete, hard_delete, restore, touch, expire_delta)."
+)]
 struct Args {
     /// Where to write the state JSON (URLs, CA path, tenant, app credentials), mode 0600.
     #[arg(long, value_name = "FILE")]

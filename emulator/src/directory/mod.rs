@@ -5,8 +5,8 @@
 //! read-only `id` and `createdDateTime`, unique userPrincipalNames). Readers take a read lock for
 //! a whole page ([`Directory::read`]), so a page is one consistent snapshot.
 //!
-//! It knows nothing of HTTP: the Graph listener reads it, the library API (`crate::changes`)
-//! changes it.
+//! It knows nothing of HTTP: the Graph listener reads it, the library API and the control
+//! endpoint (`crate::control`) change it.
 
 pub(crate) mod groups;
 pub(crate) mod store;
