@@ -1,12 +1,14 @@
 //! The library API that changes a running emulator while a client reads it: users and groups
 //! added, updated, soft-deleted (restorable), hard-deleted and restored, bulk jobTitle changes
-//! for benchmarks, and delta links made to expire. Every change is visible at once in `/users` and journaled for the next delta round. The same operations
+//! for benchmarks, delta links made to expire, and the simulated network latency. Every change
+//! is visible at once in `/users` and journaled for the next delta round. The same operations
 //! are open to scripts through the control endpoint (`Info::directory_url`, see `control`).
 
-use crate::Emulator;
 use crate::directory::{Collection, DirectoryError};
+use crate::{Emulator, latency};
 use axum::http::StatusCode;
 use serde_json::Value;
+use std::time::Duration;
 
 impl Emulator {
     /// Adds a user and returns its new id. `value` is a JSON object of settable properties
@@ -100,5 +102,10 @@ impl Emulator {
             .filter(|s| s.is_client_error() || s.is_server_error())
             .unwrap_or_else(|| panic!("expire_delta_links_with: {status} is not 400..=599"));
         self.shared.delta.expire_all(status, code);
+    }
+
+    /// Holds every response of every listener for `latency` from now on (zero: none).
+    pub fn set_latency(&self, latency: Duration) {
+        latency::set(&self.shared, latency);
     }
 }

@@ -11,6 +11,7 @@
 //! | `{"op":"restore","collection":"users","id":"<id>"}` | `{}` |
 //! | `{"op":"touch","n":1000}` (n users get a new jobTitle) | `{"ids":["<id>", ...]}` |
 //! | `{"op":"expire_delta"}` (410 `resyncRequired`), or with `"status":400,"code":"syncStateNotFound"` | `{}` |
+//! | `{"op":"set_latency","ms":40}` | `{}` |
 //!
 //! `collection` is `users` (the default) or `groups`. An array answers an array of these.
 //! Failures answer `400` (`{"error":"invalid","message":...}`, with `"index"` for an array) or
@@ -22,6 +23,7 @@ use crate::state::Shared;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 fn users() -> Collection {
     Collection::Users
@@ -64,6 +66,9 @@ enum Op {
         status: Option<u16>,
         code: Option<String>,
     },
+    SetLatency {
+        ms: u64,
+    },
 }
 
 fn empty_object() -> Value {
@@ -104,6 +109,10 @@ fn apply(s: &Shared, op: Op) -> Result<Value, Failure> {
             };
             s.delta
                 .expire_all(status, code.as_deref().unwrap_or("resyncRequired"));
+            Ok(json!({}))
+        }
+        Op::SetLatency { ms } => {
+            crate::latency::set(s, Duration::from_millis(ms));
             Ok(json!({}))
         }
     };

@@ -9,6 +9,8 @@
 //! [`Emulator::restore_user`] (the same for groups), [`Emulator::touch_users`] and
 //! [`Emulator::expire_delta_links`]; scripts POST the same operations to
 //! [`Info::directory_url`]. Every change shows in `/users` at once and in the next delta round.
+//! [`Options::latency`] (or [`Emulator::set_latency`]) holds every response, to stand for a real
+//! network in benchmarks.
 //!
 //! It never depends on graphd and does all crypto with OpenSSL (not jsonwebtoken), so the two
 //! cannot share a JWT bug. Two listeners on 127.0.0.1 (ephemeral ports) serve TLS with a test CA
@@ -31,6 +33,7 @@ mod foreign;
 mod graph;
 mod info;
 mod jwt;
+mod latency;
 mod log;
 mod state;
 mod tls;
@@ -52,6 +55,7 @@ use std::fs::{self, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 /// Everything that can go wrong starting or configuring the emulator.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +104,10 @@ pub struct Options {
     /// Objects per page of a delta round (default 200, as Graph pages directory delta rounds;
     /// `$top` does not change it).
     pub delta_page_size: usize,
+    /// How long every listener (token endpoint, Graph, the foreign origin) holds each response
+    /// before sending it, to stand for a real network in benchmarks (default zero;
+    /// `--latency-ms`; [`Emulator::set_latency`] changes it while running).
+    pub latency: Duration,
 }
 
 /// Temp dirs handed out by `Options::default()`; only these are removed at shutdown.
@@ -126,6 +134,7 @@ impl Default for Options {
             dir,
             log_file: None,
             delta_page_size: DEFAULT_DELTA_PAGE_SIZE,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -311,7 +320,9 @@ impl Emulator {
             secrets_seen: Mutex::new(Vec::new()),
             delta: Default::default(),
             delta_page_size: opts.delta_page_size.max(1),
+            latency_micros: Default::default(),
         });
+        latency::set(&shared, opts.latency);
 
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -493,6 +504,7 @@ fn serve(
                 (graph_listener, graph::router(shared.clone())),
                 (foreign_listener, foreign::router(shared.clone())),
             ] {
+                let router = latency::layer(router, shared.clone());
                 let handle = axum_server::Handle::new();
                 // TCP_NODELAY on every accepted connection: without it, Nagle's algorithm holds
                 // a response's last small TLS record until the client's delayed ACK (40 ms on

@@ -6,7 +6,8 @@
 //! gives as `directory_url` (`POST {authority}/_emulator/directory`, JSON, see the library's
 //! `control` module): add, update, soft-delete, hard-delete and restore users or groups, touch
 //! N users (a new jobTitle each: "N users changed since the last delta round"), expire every
-//! delta link issued so far (`410 resyncRequired`, or a chosen status and code). For example, with `curl --cacert ca.pem` and the URL from the state file:
+//! delta link issued so far (`410 resyncRequired`, or a chosen status and code), and set the
+//! latency. For example, with `curl --cacert ca.pem` and the URL from the state file:
 //!
 //! ```text
 //! {"op":"add","value":{"displayName":"Ada Lovelace","userPrincipalName":"ada@contoso.onmicrosoft.com"}}
@@ -15,10 +16,12 @@
 //! {"op":"add","collection":"groups","value":{"displayName":"Payroll"}}
 //! {"op":"touch","n":1000}
 //! {"op":"expire_delta"}   {"op":"expire_delta","status":400,"code":"syncStateNotFound"}
+//! {"op":"set_latency","ms":40}
 //! ```
 //!
-//! `--delta-page-size` sets how many objects a page of `/users/delta` and `/groups/delta` holds
-//! (Graph: about 200, whatever `$top` says).
+//! `--latency-ms N` holds every response of every listener N ms before it is sent, so benchmarks
+//! on loopback show what a real network costs; `--delta-page-size` sets how many objects a page
+//! of `/users/delta` and `/groups/delta` holds (Graph: about 200, whatever `$top` says).
 
 use clap::Parser;
 use graphd_emulator::{Emulator, Options};
@@ -33,7 +36,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
     version,
     after_help = "Change the directory while it runs: POST JSON operations to the state file's \
                   directory_url, e.g. {\"op\":\"touch\",\"n\":1000} or {\"op\":\"expire_delta\"} \
-                  (ops: add, update, soft_delete, hard_delete, restore, touch, expire_delta)."
+                  (ops: add, update, soft_delete, hard_delete, restore, touch, expire_delta, set_latency)."
 )]
 struct Args {
     /// Where to write the state JSON (URLs, CA path, tenant, app credentials), mode 0600.
@@ -60,6 +63,9 @@ struct Args {
     /// Append one JSON line per handled request to this file (no secrets).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// Hold every response of every listener this many milliseconds (a real network's latency).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    latency_ms: u64,
     /// Objects per page of a delta round (/users/delta, /groups/delta); $top does not change it.
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     delta_page_size: u32,
@@ -85,6 +91,7 @@ fn main() -> ExitCode {
         log_file: args.log,
         delta_page_size: usize::try_from(args.delta_page_size)
             .unwrap_or(graphd_emulator::DEFAULT_DELTA_PAGE_SIZE),
+        latency: std::time::Duration::from_millis(args.latency_ms),
     };
     // Signal handlers go in before the state file exists: a script that sends SIGTERM as soon
     // as it sees the file must stop us cleanly, never kill us mid-way or be ignored.

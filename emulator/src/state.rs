@@ -1,7 +1,7 @@
 //! The state both listeners share: the tenant, its two apps (secrets, registered certificates,
-//! roles), the token-signing key, the directory, issued skiptokens and delta tokens, seen `jti`s
-//! and the log. Built once at start; the directory, certificate lists, tokens, `jti`s and the
-//! log change.
+//! roles), the token-signing key, the directory, issued skiptokens and delta tokens, seen `jti`s,
+//! the response latency and the log. Built once at start; the directory, certificate lists,
+//! tokens, `jti`s, latency and the log change.
 
 use crate::assertion::{RegisteredCert, TrustedSubject};
 use crate::directory::{Directory, Prop};
@@ -12,6 +12,7 @@ use crate::graph::odata::Filter;
 use crate::jwt::TokenKey;
 use crate::log::LogSink;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, RwLock};
 
 /// One of the app's client secrets.
@@ -90,6 +91,8 @@ pub(crate) struct Shared {
     pub delta: DeltaTokens,
     /// Objects per delta page.
     pub delta_page_size: usize,
+    /// How long every listener holds each response, in microseconds (0: not at all).
+    pub latency_micros: AtomicU64,
 }
 
 impl Shared {

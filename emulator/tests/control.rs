@@ -1,6 +1,6 @@
 //! The control endpoint (`POST {authority}/_emulator/directory`) that scripts use to change a
-//! running emulator, and the binary's `--delta-page-size`, `--groups` and state file
-//! `directory_url`.
+//! running emulator, the simulated latency (option, library call, control operation), and the
+//! binary's `--latency-ms`, `--delta-page-size` and state file `directory_url`.
 
 use graphd_emulator::{Emulator, Info, Options};
 use reqwest::blocking::Client;
@@ -160,7 +160,35 @@ fn control_operations_change_what_graph_serves() {
 }
 
 #[test]
-fn binary_takes_page_size_and_serves_control() {
+fn latency_holds_every_response() {
+    let emu = Emulator::start(Options {
+        users: 5,
+        latency: Duration::from_millis(120),
+        ..Options::default()
+    })
+    .unwrap();
+    let info = emu.info().clone();
+    let c = client(&info);
+    let started = Instant::now();
+    let t = token(&c, &info);
+    assert!(started.elapsed() >= Duration::from_millis(120));
+    let timed = |url: &str| {
+        let started = Instant::now();
+        let r = c.get(url).bearer_auth(&t).send().unwrap();
+        assert_eq!(r.status(), 200);
+        started.elapsed()
+    };
+    let users = format!("{}/v1.0/users", info.graph_url);
+    assert!(timed(&users) >= Duration::from_millis(120));
+    emu.set_latency(Duration::ZERO);
+    assert!(timed(&users) < Duration::from_millis(120));
+    let (st, _) = control(&c, &info, json!({"op": "set_latency", "ms": 150}));
+    assert_eq!(st, 200);
+    assert!(timed(&users) >= Duration::from_millis(150));
+}
+
+#[test]
+fn binary_takes_latency_and_page_size_and_serves_control() {
     let dir = std::env::temp_dir().join(format!(
         "graphd-emulator-control-test-{}",
         std::process::id()
@@ -174,6 +202,8 @@ fn binary_takes_page_size_and_serves_control() {
             "30",
             "--groups",
             "3",
+            "--latency-ms",
+            "60",
             "--delta-page-size",
             "8",
             "--state",
@@ -189,7 +219,9 @@ fn binary_takes_page_size_and_serves_control() {
     }
     let info: Info = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     let c = client(&info);
+    let started = Instant::now();
     let t = token(&c, &info);
+    assert!(started.elapsed() >= Duration::from_millis(60));
     let (st, b) = control(&c, &info, json!({"op": "touch", "n": 3}));
     assert_eq!((st, b["ids"].as_array().map(Vec::len)), (200, Some(3)));
     let page: Value = c
