@@ -243,6 +243,10 @@ async fn handle(
             };
             ctx.respond(StatusCode::OK, s.federation.mint(&spec, now_unix()).into_bytes())
         }
+        (["_emulator", "directory"], &Method::POST) => {
+            let (status, body) = crate::control::directory(&s, &body);
+            ctx.respond(status, body)
+        }
         ([tenant, "discovery", "v2.0", "keys"], &Method::GET) => {
             if s.is_our_tenant(tenant) || is_multi_tenant(tenant) {
                 jwks(&s, &ctx)

@@ -1,7 +1,16 @@
 //! A strict local HTTPS emulator of Entra ID's v2.0 token endpoint (client credentials) and of
-//! Microsoft Graph's `/v1.0/users`, following /work/shared/PROTOCOL.md. graphd's integration tests
-//! start it in-process ([`Emulator::start`]); demo and benchmark scripts run the
-//! `graphd-emulator` binary, which writes [`Info`] as a JSON state file.
+//! Microsoft Graph's `/v1.0/users`, `/users/delta` and `/groups/delta`, following
+//! /work/shared/PROTOCOL.md. graphd's integration tests start it in-process
+//! ([`Emulator::start`]); demo and benchmark scripts run the `graphd-emulator` binary, which
+//! writes [`Info`] as a JSON state file.
+//!
+//! The directory can change while a client reads it: tests call [`Emulator::add_user`],
+//! [`Emulator::update_user`], [`Emulator::soft_delete_user`], [`Emulator::hard_delete_user`],
+//! [`Emulator::restore_user`] (the same for groups), [`Emulator::touch_users`] and
+//! [`Emulator::expire_delta_links`]; scripts POST the same operations to
+//! [`Info::directory_url`]. Every change shows in `/users` at once and in the next delta round.
+//! [`Options::latency`] (or [`Emulator::set_latency`]) holds every response, to stand for a real
+//! network in benchmarks.
 //!
 //! It never depends on graphd and does all crypto with OpenSSL (not jsonwebtoken), so the two
 //! cannot share a JWT bug. Two listeners on 127.0.0.1 (ephemeral ports) serve TLS with a test CA
@@ -12,35 +21,41 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-mod advanced;
 mod applications;
 mod assertion;
 mod authority;
+mod changes;
+mod control;
 mod directory;
 mod fault;
 mod federation;
 mod foreign;
 mod graph;
+mod info;
 mod jwt;
+mod latency;
 mod log;
 mod state;
 mod tls;
 mod util;
 
+pub use directory::DirectoryError;
 pub use fault::{Fault, FaultKind};
 pub use federation::FederatedTokenSpec;
+pub use graph::delta::DEFAULT_DELTA_PAGE_SIZE;
+pub use info::Info;
 pub use log::{ForeignRecord, GraphRecord, Log, OtherRecord, TokenRecord};
 pub use tls::{ClientCertSpec, ClientKey, GeneratedCert, generate_client_cert};
 
 use assertion::RegisteredCert;
-use serde::{Deserialize, Serialize};
+use info::{write_atomic, write_private};
 use state::{App, AppSecret, Shared};
 use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
-use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 /// Everything that can go wrong starting or configuring the emulator.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +88,8 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Erro
 pub struct Options {
     /// Number of synthetic users (default 250).
     pub users: usize,
+    /// Number of synthetic groups (default 20), for `/groups/delta`.
+    pub groups: usize,
     /// `expires_in` of issued tokens and their lifetime (default 3599).
     pub token_lifetime_secs: u64,
     /// When `Some`, token responses carry `refresh_in`.
@@ -84,6 +101,13 @@ pub struct Options {
     pub dir: PathBuf,
     /// When `Some`, one JSON line per handled request is appended to this file (`--log`).
     pub log_file: Option<PathBuf>,
+    /// Objects per page of a delta round (default 200, as Graph pages directory delta rounds;
+    /// `$top` does not change it).
+    pub delta_page_size: usize,
+    /// How long every listener (token endpoint, Graph, the foreign origin) holds each response
+    /// before sending it, to stand for a real network in benchmarks (default zero;
+    /// `--latency-ms`; [`Emulator::set_latency`] changes it while running).
+    pub latency: Duration,
 }
 
 /// Temp dirs handed out by `Options::default()`; only these are removed at shutdown.
@@ -103,91 +127,16 @@ impl Default for Options {
             .insert(dir.clone());
         Options {
             users: 250,
+            groups: 20,
             token_lifetime_secs: 3599,
             refresh_in_secs: None,
             register_certs: Vec::new(),
             dir,
             log_file: None,
+            delta_page_size: DEFAULT_DELTA_PAGE_SIZE,
+            latency: Duration::ZERO,
         }
     }
-}
-
-/// How to reach and authenticate to a running emulator; also exactly the binary's state file.
-#[derive(Serialize, Deserialize, Clone, Debug)]
-pub struct Info {
-    /// e.g. `https://127.0.0.1:40123` (no trailing slash).
-    pub authority_host_url: String,
-    /// e.g. `https://127.0.0.1:40124` (a separate listener; no trailing slash).
-    pub graph_url: String,
-    /// The test CA that issued both listeners' server certificate.
-    pub ca_pem: PathBuf,
-    pub tenant_id: String,
-    /// `contoso.onmicrosoft.com`; the token endpoint accepts it or the GUID.
-    pub tenant_domain: String,
-    /// An app with the admin-consented application permission `User.Read.All`.
-    pub client_id: String,
-    pub client_secret: String,
-    /// A second secret on the same app whose end date has passed (AADSTS7000222).
-    pub expired_client_secret: String,
-    /// A self-signed RSA-2048 certificate registered on the app (valid now-1h .. +365d).
-    pub cert_pem: PathBuf,
-    /// Its unencrypted PKCS#8 private key (mode 0600).
-    pub key_pem: PathBuf,
-    /// An app without `User.Read.All`: its tokens carry no `roles`, so Graph answers 403.
-    pub noperm_client_id: String,
-    pub noperm_client_secret: String,
-    /// The main app's application object id (for `addKey`/`removeKey`; not its client id).
-    pub app_object_id: String,
-    /// The main app's federated identity credential: issuer, subject, audience.
-    pub federated_issuer: String,
-    pub federated_subject: String,
-    pub federated_audience: String,
-    /// `POST` here (body `{}` or a `FederatedTokenSpec`) returns a freshly minted CI token.
-    pub federated_token_url: String,
-    pub pid: u32,
-    /// A third listener on another port (so another origin) with the same trusted certificate:
-    /// hostile next links and redirects point here, and it records whether anything reached it.
-    #[serde(default)]
-    pub foreign_url: String,
-}
-
-impl Info {
-    /// Writes this as JSON to `path` with mode 0600: a temp file in the same directory, renamed
-    /// into place, so readers never see a partial file.
-    pub fn write_state_file(&self, path: &Path) -> Result<(), Error> {
-        let json = serde_json::to_vec_pretty(self).unwrap_or_default();
-        write_private(path, &json)
-    }
-}
-
-/// Writes `bytes` to `path` via a 0600 temp file in the same directory and a rename.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    write_atomic(path, bytes, 0o600)
-}
-
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(io_err("create", &tmp))?;
-    f.write_all(bytes).map_err(io_err("write", &tmp))?;
-    f.sync_all().map_err(io_err("sync", &tmp))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io_err("rename a temp file onto", path)(e)
-    })
 }
 
 /// A running emulator. Dropping it (or [`Emulator::shutdown`]) stops both listeners.
@@ -294,9 +243,11 @@ impl Emulator {
                     expired: true,
                 },
             ],
-            // Application.ReadWrite.OwnedBy lets the app read its own application object (cert list).
+            // Application.ReadWrite.OwnedBy lets the app read its own application object (cert list);
+            // Group.Read.All lets it read /groups/delta.
             vec![
                 "User.Read.All".into(),
+                "Group.Read.All".into(),
                 "Application.ReadWrite.OwnedBy".into(),
             ],
         );
@@ -344,6 +295,7 @@ impl Emulator {
             federated_subject: federation.subject.clone(),
             federated_audience: federation::FEDERATED_AUDIENCE.into(),
             federated_token_url: format!("{authority_url}/_emulator/federated-token"),
+            directory_url: format!("{authority_url}/_emulator/directory"),
             pid: std::process::id(),
             foreign_url: foreign_url.clone(),
         };
@@ -355,7 +307,7 @@ impl Emulator {
             main_app,
             noperm_app,
             token_key: jwt::TokenKey::generate()?,
-            directory: directory::Directory::new(opts.users, &tenant_domain),
+            directory: directory::Directory::new(opts.users, opts.groups, &tenant_domain),
             pages: Mutex::new(Default::default()),
             seen_jtis: Mutex::new(HashSet::new()),
             log: log::LogSink::new(log_file),
@@ -366,7 +318,11 @@ impl Emulator {
             foreign_url,
             faults: Default::default(),
             secrets_seen: Mutex::new(Vec::new()),
+            delta: Default::default(),
+            delta_page_size: opts.delta_page_size.max(1),
+            latency_micros: Default::default(),
         });
+        latency::set(&shared, opts.latency);
 
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -425,7 +381,6 @@ impl Emulator {
         register(&self.shared.main_app, pem)
     }
 
-    /// The full synthetic directory in listing order, with the default properties.
     /// Trusts, on the main app, certificates sent in `x5c` whose subject is `subject` (e.g.
     /// `CN=ci.contoso.com`) and that `issuer_pem` (a CA certificate) signed: Entra's
     /// Subject Name + Issuer authentication, with no thumbprint registered.
@@ -460,8 +415,10 @@ impl Emulator {
             .store(secs, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Every present user in listing order, with the default properties: the synthetic
+    /// directory as changed so far (added users last, deleted ones gone).
     pub fn users(&self) -> Vec<serde_json::Value> {
-        self.shared.directory.all_values()
+        self.shared.directory.values(directory::Collection::Users)
     }
 
     /// Arms `fault`, replacing every armed fault (`set_fault(Fault::once(FaultKind::Unavailable))`).
@@ -547,6 +504,7 @@ fn serve(
                 (graph_listener, graph::router(shared.clone())),
                 (foreign_listener, foreign::router(shared.clone())),
             ] {
+                let router = latency::layer(router, shared.clone());
                 let handle = axum_server::Handle::new();
                 // TCP_NODELAY on every accepted connection: without it, Nagle's algorithm holds
                 // a response's last small TLS record until the client's delayed ACK (40 ms on

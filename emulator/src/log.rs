@@ -45,14 +45,16 @@ pub struct GraphRecord {
     pub path: String,
     pub raw_query: Option<String>,
     pub status: u16,
-    /// A valid bearer token with `User.Read.All` was presented.
+    /// A valid bearer token with a role the target needs was presented (`User.Read.All` for
+    /// users, `Group.Read.All` for groups).
     pub authorized: bool,
     /// The Graph error `code` on failure.
     pub error_code: Option<String>,
-    /// Users in the response body.
+    /// Objects in the response body (users, groups, and delta's `@removed` entries).
     pub items: usize,
-    /// Present when the request carried `$skiptoken`: whether its target equals, byte for byte,
-    /// the path and query of a nextLink the emulator issued.
+    /// Present when the request carried `$skiptoken` (or, on a delta function, `$deltatoken`
+    /// other than `latest`): whether its target equals, byte for byte, the path and query of a
+    /// nextLink (or deltaLink) the emulator issued.
     pub next_link_verbatim: Option<bool>,
     pub consistency_level: Option<String>,
     pub client_request_id: Option<String>,
@@ -119,6 +121,14 @@ impl Log {
             .collect()
     }
 
+    /// Successful delta pages (`GET .../users/delta`, `.../groups/delta`), in arrival order.
+    pub fn delta_pages(&self) -> Vec<&GraphRecord> {
+        self.graph_requests
+            .iter()
+            .filter(|r| r.status == 200 && r.method == "GET" && is_delta(&r.path))
+            .collect()
+    }
+
     /// Users returned by successful list pages, summed.
     pub fn users_listed(&self) -> usize {
         self.pages().iter().map(|r| r.items).sum()
@@ -131,6 +141,12 @@ impl Log {
     pub fn last_graph(&self) -> Option<&GraphRecord> {
         self.graph_requests.last()
     }
+}
+
+fn is_delta(path: &str) -> bool {
+    path.rsplit('/')
+        .next()
+        .is_some_and(|f| f.trim_end_matches("()").ends_with("delta"))
 }
 
 fn is_users_list(path: &str) -> bool {

@@ -1,14 +1,18 @@
 //! The state both listeners share: the tenant, its two apps (secrets, registered certificates,
-//! roles), the token-signing key, the directory, issued skiptokens, seen `jti`s and the log.
-//! Built once at start; only the certificate lists, skiptokens, `jti`s and the log change.
+//! roles), the token-signing key, the directory, issued skiptokens and delta tokens, seen `jti`s,
+//! the response latency and the log. Built once at start; the directory, certificate lists,
+//! tokens, `jti`s, latency and the log change.
 
 use crate::assertion::{RegisteredCert, TrustedSubject};
 use crate::directory::{Directory, Prop};
 use crate::fault::Faults;
-use crate::graph::Filter;
+use crate::graph::advanced::{Order, Search};
+use crate::graph::delta::DeltaTokens;
+use crate::graph::odata::Filter;
 use crate::jwt::TokenKey;
 use crate::log::LogSink;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, RwLock};
 
 /// One of the app's client secrets.
@@ -45,9 +49,9 @@ pub(crate) struct PageState {
     pub count: bool,
     /// The canonical encoding of the original query options (without `$skiptoken`).
     pub link_query: String,
-    pub search: Option<crate::advanced::Search>,
+    pub search: Option<Search>,
     /// With an order, `offset` is a position among the sorted matches.
-    pub order: Option<crate::advanced::Order>,
+    pub order: Option<Order>,
     /// `v1.0` or `beta`: the nextLink keeps the version asked for.
     pub version: &'static str,
 }
@@ -83,6 +87,12 @@ pub(crate) struct Shared {
     /// Every access token issued and client assertion received, so redaction tests can look
     /// for the real values in graphd's output and files.
     pub secrets_seen: Mutex<Vec<String>>,
+    /// Delta query's nextLink and deltaLink tokens.
+    pub delta: DeltaTokens,
+    /// Objects per delta page.
+    pub delta_page_size: usize,
+    /// How long every listener holds each response, in microseconds (0: not at all).
+    pub latency_micros: AtomicU64,
 }
 
 impl Shared {

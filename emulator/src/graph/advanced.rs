@@ -4,8 +4,9 @@
 //! `$orderby` on anything but displayName/userPrincipalName also need `$count=true`. The
 //! checks run on every page, so a client that drops the header after page one is refused.
 
+use super::odata::Filter;
+use super::{GraphError, bad, no_property, unsupported};
 use crate::directory::{Prop, User};
-use crate::graph::{Filter, GraphError, bad, no_property, unsupported};
 
 /// A parsed `$search`: clauses joined by AND (all) or OR (any), left to right.
 #[derive(Clone, Debug, PartialEq, Eq)]
