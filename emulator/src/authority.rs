@@ -462,6 +462,7 @@ fn token(
         tid: s.tenant_id.clone(),
         uti: crate::util::b64url(&crate::util::random_bytes(16)),
         ver: "1.0".into(),
+        ..Default::default()
     };
     let access_token = s.token_key.issue(&claims).map_err(|_| AadError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
