@@ -411,10 +411,12 @@ fn segment_not_found(seg: &str) -> GraphError {
 
 /// Validates the bearer token; returns whether it carries `User.Read.All`.
 fn authenticate(s: &Shared, headers: &HeaderMap) -> Result<bool, GraphError> {
-    Ok(caller(s, headers)?.roles.is_some_and(|r| {
-        r.iter()
-            .any(|r| r == "User.Read.All" || r == "Directory.Read.All")
-    }))
+    let claims = caller(s, headers)?;
+    let reads = |p: &str| p == "User.Read.All" || p == "Directory.Read.All";
+    // An app (or managed identity) needs the application role; a delegated token (Cloud
+    // Shell's) the same permission as a delegated scope.
+    Ok(claims.roles.is_some_and(|r| r.iter().any(|r| reads(r)))
+        || claims.scp.is_some_and(|scp| scp.split(' ').any(reads)))
 }
 
 /// Validates the bearer token and returns its claims (who is calling, with which roles).
