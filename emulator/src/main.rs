@@ -1,5 +1,5 @@
 //! The `graphd-emulator` binary: starts the emulator, writes its state file (mode 0600, only once
-//! both listeners accept connections), prints one line to stderr and runs until SIGTERM or SIGINT.
+//! every listener accepts connections), prints one line to stderr and runs until SIGTERM or SIGINT.
 //! Everything else lives in the library.
 
 use clap::Parser;
@@ -33,6 +33,10 @@ struct Args {
     /// Append one JSON line per handled request to this file (no secrets).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// An existing directory where the Azure Arc endpoint writes its challenge files (the real
+    /// agent's is /var/opt/azcmagent/tokens) [default: arc-tokens/ under --dir].
+    #[arg(long, value_name = "DIR")]
+    arc_token_dir: Option<PathBuf>,
 }
 
 #[allow(clippy::print_stderr)]
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         register_certs: args.register_cert,
         dir,
         log_file: args.log,
+        arc_token_dir: args.arc_token_dir,
     };
     // Signal handlers go in before the state file exists: a script that sends SIGTERM as soon
     // as it sees the file must stop us cleanly, never kill us mid-way or be ignored.

@@ -83,6 +83,8 @@ pub(crate) struct Shared {
     /// Every access token issued and client assertion received, so redaction tests can look
     /// for the real values in graphd's output and files.
     pub secrets_seen: Mutex<Vec<String>>,
+    /// The managed identities, their endpoints' secrets and state.
+    pub mi: crate::managed_identity::ManagedIdentities,
 }
 
 impl Shared {
