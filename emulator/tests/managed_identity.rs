@@ -674,6 +674,11 @@ fn cloud_shell_hands_out_the_users_delegated_token() {
         "the form's resource is logged"
     );
     assert_eq!(log[0].identity.as_deref(), Some("cloud_shell_user"));
+    assert_eq!(
+        log[3].selector.as_deref(),
+        Some(format!("client_id={}", info.mi_user1_client_id).as_str()),
+        "a selector in the form body is logged"
+    );
 }
 
 /// A GET over TLS that trusts exactly the certificate whose SHA-1 thumbprint is `thumbprint`

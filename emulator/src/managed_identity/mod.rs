@@ -508,8 +508,8 @@ pub(crate) fn version_at_least(version: Option<&str>, min: &str) -> bool {
     })
 }
 
-/// `Info`-facing flag setters.
 impl ManagedIdentities {
+    /// `Emulator::set_service_fabric_string_expires_on`.
     pub(crate) fn set_service_fabric_string_expires_on(&self, on: bool) {
         self.service_fabric_string_expires_on
             .store(on, Ordering::SeqCst);

@@ -6,13 +6,13 @@
 use super::faults::MiFaultKind;
 use super::{
     ALL_SELECTORS, ManagedIdentityRecord, MiRequest, MiSource, ServerCert, TOKEN_PATH, appservice,
-    arc, cloudshell, decode_pairs, error_response, faults, imds, param, servicefabric,
+    arc, cloudshell, decode_pairs, faults, imds, param, servicefabric,
 };
 use crate::state::Shared;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::Response;
 use std::path::Path;
 use std::sync::Arc;
@@ -79,33 +79,23 @@ async fn handle(
         Some(MiFaultKind::NoAnswer) => {
             s.log.managed_identity(rec);
             // Hold the connection open with no answer; shutdown drops this future.
-            std::future::pending::<()>().await;
-            unreachable_response()
+            std::future::pending::<Response>().await
         }
         Some(MiFaultKind::Stall { secs }) => {
             tokio::time::sleep(Duration::from_secs(*secs)).await;
             finish(&s, ep.source, &req, rec)
         }
-        Some(kind) => {
-            let (response, code) = faults::response(ep.source, kind)
-                .unwrap_or_else(|| (unreachable_response(), "unknown"));
-            rec.status = response.status().as_u16();
-            rec.error = Some(code.to_owned());
-            s.log.managed_identity(rec);
-            response
-        }
+        Some(kind) => match faults::response(ep.source, kind) {
+            Some((response, code)) => {
+                rec.status = response.status().as_u16();
+                rec.error = Some(code.to_owned());
+                s.log.managed_identity(rec);
+                response
+            }
+            None => finish(&s, ep.source, &req, rec),
+        },
         None => finish(&s, ep.source, &req, rec),
     }
-}
-
-/// Only for type completeness: a `pending()` future never yields it.
-fn unreachable_response() -> Response {
-    error_response(
-        MiSource::Imds,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "unknown",
-        "no answer",
-    )
 }
 
 fn finish(
@@ -121,11 +111,16 @@ fn finish(
         MiSource::CloudShell => cloudshell::handle(s, req),
         MiSource::ServiceFabric => servicefabric::handle(s, req),
     };
-    if source == MiSource::CloudShell {
-        // Cloud Shell's resource comes in the form body.
-        rec.resource = decode_pairs(&req.body)
-            .ok()
-            .and_then(|f| param(&f, "resource").map(str::to_owned));
+    if source == MiSource::CloudShell
+        && let Ok(form) = decode_pairs(&req.body)
+    {
+        // Cloud Shell's parameters come in the form body.
+        rec.resource = param(&form, "resource").map(str::to_owned);
+        if rec.selector.is_none() {
+            rec.selector = ALL_SELECTORS
+                .iter()
+                .find_map(|n| param(&form, n).map(|v| format!("{n}={v}")));
+        }
     }
     rec.status = outcome.response.status().as_u16();
     rec.error = outcome.error;
