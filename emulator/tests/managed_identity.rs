@@ -1068,3 +1068,51 @@ fn the_state_file_carries_the_managed_identity_fields() {
             .contains("/providers/Microsoft.ManagedIdentity/userAssignedIdentities/")
     );
 }
+
+#[test]
+fn the_binary_serves_managed_identity_with_its_arc_token_dir() {
+    let dir = TempDir::new();
+    let tokens = TempDir::new();
+    let state = dir.path().join("state.json");
+    let log = dir.path().join("requests.jsonl");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_graphd-emulator"))
+        .args(["--users", "3", "--state"])
+        .arg(&state)
+        .arg("--log")
+        .arg(&log)
+        .arg("--arc-token-dir")
+        .arg(tokens.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !state.exists() {
+        assert!(start.elapsed() < Duration::from_secs(30), "no state file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let info: Info = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(
+        info.arc_token_dir,
+        std::fs::canonicalize(tokens.path()).unwrap()
+    );
+    assert_eq!(imds_token(&info, &[]).0, 200);
+    assert_eq!(
+        app_service(&info, Some(&info.app_service_identity_header), &[]).0,
+        200
+    );
+    let (status, headers, _) = arc_get(&info, None, &[]);
+    assert_eq!(status, 401);
+    let file = std::path::PathBuf::from(realm(&headers));
+    assert!(file.starts_with(&info.arc_token_dir) && file.exists());
+
+    let lines = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(lines.matches("\"kind\":\"managed_identity\"").count(), 3);
+    assert!(!lines.contains(&info.app_service_identity_header));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    assert!(!file.exists(), "the challenge file is removed at shutdown");
+}
