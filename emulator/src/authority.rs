@@ -408,11 +408,21 @@ fn token(
                         "No matching federated identity record found for presented assertion. The application has no federated identity credentials.",
                     ));
                 };
-                fic.check(assertion, now_unix())
-                    .map_err(|(code, message)| match code {
-                        700024 | 700027 => invalid_client(code, message),
-                        _ => bad_request(code, message),
-                    })?;
+                // A managed identity's token-exchange token (its issuer is the tenant's own) is
+                // checked against the app's managed-identity credentials; any other issuer
+                // against the CI provider's.
+                let verdict =
+                    match crate::managed_identity::exchange::check(s, assertion, now_unix()) {
+                        Some(verdict) => {
+                            rec.auth = "federated_managed_identity".into();
+                            verdict
+                        }
+                        None => fic.check(assertion, now_unix()),
+                    };
+                verdict.map_err(|(code, message)| match code {
+                    700024 | 700027 => invalid_client(code, message),
+                    _ => bad_request(code, message),
+                })?;
                 "2"
             } else {
                 let audience = format!("{}/{tenant}/oauth2/v2.0/token", s.authority_url);
@@ -466,6 +476,7 @@ fn token(
         tid: s.tenant_id.clone(),
         uti: crate::util::b64url(&crate::util::random_bytes(16)),
         ver: "1.0".into(),
+        ..Default::default()
     };
     let access_token = s.token_key.issue(&claims).map_err(|_| AadError {
         status: StatusCode::INTERNAL_SERVER_ERROR,

@@ -50,6 +50,74 @@ pub struct Info {
     /// client runs (see the `control` module docs for the operations).
     #[serde(default)]
     pub directory_url: String,
+
+    // Managed identity (PROTOCOL.md §8). Ids of the three identities:
+    /// The system-assigned identity (Graph role `User.Read.All`; trusted by the main app's
+    /// managed-identity federated credential).
+    #[serde(default)]
+    pub mi_system_client_id: String,
+    #[serde(default)]
+    pub mi_system_object_id: String,
+    /// User-assigned identity #1 (Graph role `User.Read.All`).
+    #[serde(default)]
+    pub mi_user1_client_id: String,
+    #[serde(default)]
+    pub mi_user1_object_id: String,
+    /// `/subscriptions/<guid>/resourcegroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>`.
+    #[serde(default)]
+    pub mi_user1_resource_id: String,
+    /// User-assigned identity #2: no Graph role (its tokens get 403 on `/v1.0/users`).
+    #[serde(default)]
+    pub mi_user2_client_id: String,
+    #[serde(default)]
+    pub mi_user2_object_id: String,
+    #[serde(default)]
+    pub mi_user2_resource_id: String,
+    /// IMDS's origin, `http://127.0.0.1:PORT`: the value of `AZURE_POD_IDENTITY_AUTHORITY_HOST`.
+    #[serde(default)]
+    pub imds_url: String,
+    /// App Service's `IDENTITY_ENDPOINT` (`http://127.0.0.1:PORT/MSI/token`) and `IDENTITY_HEADER`.
+    #[serde(default)]
+    pub app_service_identity_endpoint: String,
+    #[serde(default)]
+    pub app_service_identity_header: String,
+    /// Azure Arc's `IDENTITY_ENDPOINT` (`http://127.0.0.1:PORT/metadata/identity/oauth2/token`)
+    /// and `IMDS_ENDPOINT` (the same origin).
+    #[serde(default)]
+    pub arc_identity_endpoint: String,
+    #[serde(default)]
+    pub arc_imds_endpoint: String,
+    /// Where the Arc endpoint writes its challenge files.
+    #[serde(default)]
+    pub arc_token_dir: PathBuf,
+    /// Cloud Shell's `MSI_ENDPOINT` (`http://127.0.0.1:PORT/oauth2/token`), and the signed-in
+    /// user its delegated tokens are for.
+    #[serde(default)]
+    pub cloud_shell_msi_endpoint: String,
+    #[serde(default)]
+    pub cloud_shell_user_upn: String,
+    #[serde(default)]
+    pub cloud_shell_user_object_id: String,
+    /// Service Fabric's `IDENTITY_ENDPOINT` (`https://127.0.0.1:PORT/metadata/identity/oauth2/token`),
+    /// `IDENTITY_HEADER` and `IDENTITY_SERVER_THUMBPRINT` (uppercase hex SHA-1 of its
+    /// self-signed server certificate's DER, which is not issued by `ca_pem`).
+    #[serde(default)]
+    pub service_fabric_endpoint: String,
+    #[serde(default)]
+    pub service_fabric_identity_header: String,
+    #[serde(default)]
+    pub service_fabric_server_thumbprint: String,
+    /// That certificate as PEM.
+    #[serde(default)]
+    pub service_fabric_cert_pem: PathBuf,
+    /// `iss` of managed identities' token-exchange tokens: `{authority_host_url}/{tenant_id}/v2.0`,
+    /// the issuer of the main app's managed-identity federated credential.
+    #[serde(default)]
+    pub mi_federated_issuer: String,
+    /// The resource to ask a managed identity for to get a token-exchange token, and that
+    /// token's `aud`: `api://AzureADTokenExchange`.
+    #[serde(default)]
+    pub token_exchange_audience: String,
 }
 
 impl Info {

@@ -108,8 +108,9 @@ pub(crate) struct TokenKey {
     pub e: String,
 }
 
-/// The claims of an access token the emulator issues (a subset of Entra's v1 app tokens).
-#[derive(Serialize, Deserialize, Debug, Clone)]
+/// The claims of an access token the emulator issues (a subset of Entra's v1 app tokens; the
+/// optional ones at the end are for managed-identity and delegated tokens).
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
 pub(crate) struct AccessClaims {
     pub aud: String,
     pub iss: String,
@@ -129,6 +130,17 @@ pub(crate) struct AccessClaims {
     pub tid: String,
     pub uti: String,
     pub ver: String,
+    /// Delegated tokens: the space-separated delegated permissions (no `roles` then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+    /// Delegated tokens: the signed-in user's UPN and display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Managed-identity tokens of a user-assigned identity: its Azure resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xms_mirid: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -191,6 +203,16 @@ impl TokenKey {
         &self,
         claims: &AccessClaims,
     ) -> Result<String, openssl::error::ErrorStack> {
+        self.sign_claims(claims)
+    }
+
+    /// Signs any claims with the tenant key and the access-token header (RS256, `kid`, `x5t`):
+    /// for tokens that are not Graph access tokens, such as a managed identity's token-exchange
+    /// token.
+    pub(crate) fn sign_claims<C: Serialize>(
+        &self,
+        claims: &C,
+    ) -> Result<String, openssl::error::ErrorStack> {
         let header = AccessHeader {
             typ: "JWT".into(),
             alg: "RS256".into(),
@@ -200,15 +222,9 @@ impl TokenKey {
         sign(Alg::Rs256, &self.key, &header, claims)
     }
 
-    /// Checks a bearer token as Graph would: signature with this key, issuer, audience, lifetime
-    /// (no clock skew on `exp`; 5 minutes on `nbf`).
-    pub(crate) fn check(
-        &self,
-        token: &str,
-        audience: &str,
-        issuer: &str,
-        now: i64,
-    ) -> Result<AccessClaims, AccessRejection> {
+    /// Checks that `token` is well formed and signed by this key (RS256, this `kid`) and returns
+    /// its decoded claims segment; no claim is looked at.
+    pub(crate) fn verify_signed(&self, token: &str) -> Result<Vec<u8>, AccessRejection> {
         let raw = split(token).map_err(|_| AccessRejection::Malformed)?;
         let header: AccessHeader =
             serde_json::from_slice(&raw.header).map_err(|_| AccessRejection::Malformed)?;
@@ -223,8 +239,21 @@ impl TokenKey {
         ) {
             return Err(AccessRejection::BadSignature);
         }
+        Ok(raw.claims)
+    }
+
+    /// Checks a bearer token as Graph would: signature with this key, issuer, audience, lifetime
+    /// (no clock skew on `exp`; 5 minutes on `nbf`).
+    pub(crate) fn check(
+        &self,
+        token: &str,
+        audience: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Result<AccessClaims, AccessRejection> {
+        let raw_claims = self.verify_signed(token)?;
         let claims: AccessClaims =
-            serde_json::from_slice(&raw.claims).map_err(|_| AccessRejection::Malformed)?;
+            serde_json::from_slice(&raw_claims).map_err(|_| AccessRejection::Malformed)?;
         if claims.iss != issuer {
             return Err(AccessRejection::Issuer);
         }
@@ -278,6 +307,7 @@ mod tests {
             tid: "t".into(),
             uti: "u".into(),
             ver: "1.0".into(),
+            ..Default::default()
         };
         let t = k.issue(&claims).unwrap();
         let iss = "https://sts.windows.net/t/";

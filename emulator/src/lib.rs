@@ -17,6 +17,12 @@
 //! generated at start; there is no plain-HTTP listener. A third, "foreign" listener stands for
 //! another origin, and switchable faults ([`Emulator::set_fault`]) make the endpoints misbehave
 //! the way real networks, proxies and services do.
+//!
+//! Managed identity (`managed_identity`): five more loopback listeners stand for the platform
+//! endpoints a process on Azure gets tokens from without a stored credential — IMDS, App
+//! Service, Azure Arc and Cloud Shell over plain http, Service Fabric over https with its own
+//! self-signed certificate — serving one system-assigned and two user-assigned identities whose
+//! tokens Graph accepts, and the token-exchange token the main app's federated credential trusts.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -35,6 +41,7 @@ mod info;
 mod jwt;
 mod latency;
 mod log;
+mod managed_identity;
 mod state;
 mod tls;
 mod util;
@@ -44,7 +51,8 @@ pub use fault::{Fault, FaultKind};
 pub use federation::FederatedTokenSpec;
 pub use graph::delta::DEFAULT_DELTA_PAGE_SIZE;
 pub use info::Info;
-pub use log::{ForeignRecord, GraphRecord, Log, OtherRecord, TokenRecord};
+pub use log::{ForeignRecord, GraphRecord, Log, ManagedIdentityRecord, OtherRecord, TokenRecord};
+pub use managed_identity::{MiFault, MiFaultKind, MiIdentity, MiSource, TOKEN_EXCHANGE_AUDIENCE};
 pub use tls::{ClientCertSpec, ClientKey, GeneratedCert, generate_client_cert};
 
 use assertion::RegisteredCert;
@@ -108,6 +116,11 @@ pub struct Options {
     /// before sending it, to stand for a real network in benchmarks (default zero;
     /// `--latency-ms`; [`Emulator::set_latency`] changes it while running).
     pub latency: Duration,
+    /// Where the Azure Arc endpoint writes its challenge files (`--arc-token-dir`). It must
+    /// exist; graphd's tests use the agent's real directory, `/var/opt/azcmagent/tokens`. When
+    /// `None`, they go to `arc-tokens/` (created, mode 0700) under `dir`, a directory a careful
+    /// client refuses to read from. Either way the files written are removed at shutdown.
+    pub arc_token_dir: Option<PathBuf>,
 }
 
 /// Temp dirs handed out by `Options::default()`; only these are removed at shutdown.
@@ -135,6 +148,7 @@ impl Default for Options {
             log_file: None,
             delta_page_size: DEFAULT_DELTA_PAGE_SIZE,
             latency: Duration::ZERO,
+            arc_token_dir: None,
         }
     }
 }
@@ -227,6 +241,37 @@ impl Emulator {
         let authority_url = format!("https://127.0.0.1:{}", port(&authority_listener)?);
         let graph_url = format!("https://127.0.0.1:{}", port(&graph_listener)?);
         let foreign_url = format!("https://127.0.0.1:{}", port(&foreign_listener)?);
+        let (mi_listeners, mi_urls) = managed_identity::Listeners::bind()?;
+        let service_fabric_cert_pem = opts.dir.join("service-fabric.pem");
+        write_atomic(
+            &service_fabric_cert_pem,
+            &mi_listeners.service_fabric_cert.cert_pem,
+            0o644,
+        )?;
+        let arc_token_dir = match &opts.arc_token_dir {
+            Some(d) => {
+                if !d.is_dir() {
+                    return Err(Error::Io {
+                        action: "use the Arc token directory",
+                        path: d.clone(),
+                        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                    });
+                }
+                d.clone()
+            }
+            None => {
+                let d = opts.dir.join("arc-tokens");
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&d)
+                    .map_err(io_err("create the directory", &d))?;
+                d
+            }
+        };
+        // The challenge names an absolute path, as the real agent's does.
+        let arc_token_dir = fs::canonicalize(&arc_token_dir)
+            .map_err(io_err("resolve the Arc token directory", &arc_token_dir))?;
 
         let client_secret = util::client_secret();
         let expired_client_secret = util::client_secret();
@@ -277,11 +322,41 @@ impl Emulator {
         };
         let tenant_domain = "contoso.onmicrosoft.com".to_owned();
         let federation = federation::Federation::generate(&authority_url)?;
+        let tenant_id = util::guid();
+        let directory = directory::Directory::new(opts.users, opts.groups, &tenant_domain);
+        // Cloud Shell's signed-in user is the directory's first user, when there is one.
+        let first = directory
+            .values(directory::Collection::Users)
+            .into_iter()
+            .next();
+        let text = |v: &serde_json::Value, k: &str| v[k].as_str().map(str::to_owned);
+        let cloud_shell_user = match first {
+            Some(u) => {
+                let upn = text(&u, "userPrincipalName").unwrap_or_default();
+                managed_identity::CloudShellUser {
+                    object_id: text(&u, "id").unwrap_or_else(util::guid),
+                    display_name: text(&u, "displayName").unwrap_or_else(|| upn.clone()),
+                    upn,
+                }
+            }
+            None => managed_identity::CloudShellUser {
+                object_id: util::guid(),
+                upn: format!("cloudshell@{tenant_domain}"),
+                display_name: "Cloud Shell user".into(),
+            },
+        };
+        let mi = managed_identity::ManagedIdentities::new(
+            &authority_url,
+            &tenant_id,
+            cloud_shell_user,
+            arc_token_dir.clone(),
+        );
+        let ids = mi.ids();
         let info = Info {
             authority_host_url: authority_url.clone(),
             graph_url: graph_url.clone(),
             ca_pem,
-            tenant_id: util::guid(),
+            tenant_id,
             tenant_domain: tenant_domain.clone(),
             client_id: main_app.client_id.clone(),
             client_secret,
@@ -298,6 +373,29 @@ impl Emulator {
             directory_url: format!("{authority_url}/_emulator/directory"),
             pid: std::process::id(),
             foreign_url: foreign_url.clone(),
+            mi_system_client_id: ids.system.0,
+            mi_system_object_id: ids.system.1,
+            mi_user1_client_id: ids.user1.0,
+            mi_user1_object_id: ids.user1.1,
+            mi_user1_resource_id: ids.user1.2,
+            mi_user2_client_id: ids.user2.0,
+            mi_user2_object_id: ids.user2.1,
+            mi_user2_resource_id: ids.user2.2,
+            imds_url: mi_urls.imds,
+            app_service_identity_endpoint: mi_urls.app_service,
+            app_service_identity_header: mi.app_service_header.clone(),
+            arc_identity_endpoint: mi_urls.arc_identity,
+            arc_imds_endpoint: mi_urls.arc_imds,
+            arc_token_dir,
+            cloud_shell_msi_endpoint: mi_urls.cloud_shell,
+            cloud_shell_user_upn: mi.cloud_shell_user.upn.clone(),
+            cloud_shell_user_object_id: mi.cloud_shell_user.object_id.clone(),
+            service_fabric_endpoint: mi_urls.service_fabric,
+            service_fabric_identity_header: mi.service_fabric_header.clone(),
+            service_fabric_server_thumbprint: mi_listeners.service_fabric_cert.thumbprint.clone(),
+            service_fabric_cert_pem,
+            mi_federated_issuer: mi.issuer.clone(),
+            token_exchange_audience: TOKEN_EXCHANGE_AUDIENCE.into(),
         };
         let shared = Arc::new(Shared {
             tenant_id: info.tenant_id.clone(),
@@ -307,7 +405,7 @@ impl Emulator {
             main_app,
             noperm_app,
             token_key: jwt::TokenKey::generate()?,
-            directory: directory::Directory::new(opts.users, opts.groups, &tenant_domain),
+            directory,
             pages: Mutex::new(Default::default()),
             seen_jtis: Mutex::new(HashSet::new()),
             log: log::LogSink::new(log_file),
@@ -321,8 +419,11 @@ impl Emulator {
             delta: Default::default(),
             delta_page_size: opts.delta_page_size.max(1),
             latency_micros: Default::default(),
+            mi,
         });
         latency::set(&shared, opts.latency);
+        shared.remember_secret(&shared.mi.app_service_header);
+        shared.remember_secret(&shared.mi.service_fabric_header);
 
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -333,9 +434,12 @@ impl Emulator {
                 serve(
                     thread_shared,
                     server_tls,
-                    authority_listener,
-                    graph_listener,
-                    foreign_listener,
+                    Bound {
+                        authority: authority_listener,
+                        graph: graph_listener,
+                        foreign: foreign_listener,
+                        managed_identity: mi_listeners,
+                    },
                     ready_tx,
                     stop_rx,
                 )
@@ -436,14 +540,86 @@ impl Emulator {
         self.shared.faults.set(Vec::new());
     }
 
-    /// Every access token issued and every client assertion received so far: the values a
-    /// redaction test looks for in a client's output and files.
+    /// Every access token issued and every client assertion received so far, and the
+    /// managed-identity secrets (identity headers sent, Arc challenge secrets written,
+    /// `Authorization` values the Arc endpoint received): the values a redaction test looks for
+    /// in a client's output and files.
     pub fn secrets_seen(&self) -> Vec<String> {
         self.shared
             .secrets_seen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Arms a managed-identity fault beside the ones already armed (the first that fires on a
+    /// request wins): `add_mi_fault(MiFault::new(MiFaultKind::Gone).times(3))` answers the next
+    /// three managed-identity requests with 410, then the endpoints answer normally again.
+    pub fn add_mi_fault(&self, fault: MiFault) {
+        self.shared.mi.faults.add(fault);
+    }
+
+    /// Disarms every managed-identity fault.
+    pub fn clear_mi_faults(&self) {
+        self.shared.mi.faults.clear();
+    }
+
+    /// Makes Azure Arc's `401` challenge name `realm` (any path, written or not) instead of a
+    /// fresh file in the token directory; `None` restores the real behaviour.
+    pub fn set_arc_challenge_realm(&self, realm: Option<&str>) {
+        self.shared.mi.arc.set_realm(realm.map(str::to_owned));
+    }
+
+    /// Every `Authorization` header value the Arc endpoint received, in order (empty when a
+    /// client sent none, which is what an attack test expects after a hostile challenge).
+    pub fn arc_authorizations(&self) -> Vec<String> {
+        self.shared.mi.arc.authorizations()
+    }
+
+    /// The challenge files the Arc endpoint has written so far (removed at shutdown).
+    pub fn arc_challenge_files(&self) -> Vec<PathBuf> {
+        self.shared.mi.arc.files()
+    }
+
+    /// Makes the main app's managed-identity federated credential also trust a token-exchange
+    /// token whose subject is `object_id` (by default only the system-assigned identity's).
+    pub fn trust_managed_identity(&self, object_id: &str) {
+        let mut t = self
+            .shared
+            .mi
+            .trusted_subjects
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if !t.iter().any(|s| s == object_id) {
+            t.push(object_id.to_owned());
+        }
+    }
+
+    /// Removes `object_id` from the subjects the main app trusts (the system-assigned one too).
+    pub fn distrust_managed_identity(&self, object_id: &str) {
+        self.shared
+            .mi
+            .trusted_subjects
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|s| s != object_id);
+    }
+
+    /// Which identity the Service Fabric endpoint hands out (chosen at deployment on the real
+    /// platform; the system-assigned one by default).
+    pub fn set_service_fabric_identity(&self, which: MiIdentity) {
+        *self
+            .shared
+            .mi
+            .service_fabric_identity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = which;
+    }
+
+    /// Makes Service Fabric send `expires_on` as a JSON string (what the Azure SDK team observed)
+    /// instead of the documented JSON number.
+    pub fn set_service_fabric_string_expires_on(&self, on: bool) {
+        self.shared.mi.set_service_fabric_string_expires_on(on);
     }
 
     /// Stops both listeners and waits for the server thread (the same as dropping).
@@ -458,6 +634,7 @@ impl Drop for Emulator {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        self.shared.mi.arc.cleanup();
         if let Some(dir) = self.remove_dir.take() {
             let _ = fs::remove_dir_all(&dir);
             if let Some(set) = AUTO_DIRS.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
@@ -467,13 +644,20 @@ impl Drop for Emulator {
     }
 }
 
-/// The server thread: a tokio runtime serving both routers over rustls until told to stop.
+/// The listeners bound in `start`, handed to the server thread.
+struct Bound {
+    authority: std::net::TcpListener,
+    graph: std::net::TcpListener,
+    foreign: std::net::TcpListener,
+    managed_identity: managed_identity::Listeners,
+}
+
+/// The server thread: a tokio runtime serving every router (TLS, and plain http for the
+/// managed-identity endpoints but Service Fabric's) until told to stop.
 fn serve(
     shared: Arc<Shared>,
     server_tls: tls::ServerTls,
-    authority_listener: std::net::TcpListener,
-    graph_listener: std::net::TcpListener,
-    foreign_listener: std::net::TcpListener,
+    listeners: Bound,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -500,9 +684,9 @@ fn serve(
             let mut tasks = Vec::new();
             let mut handles = Vec::new();
             for (listener, router) in [
-                (authority_listener, authority::router(shared.clone())),
-                (graph_listener, graph::router(shared.clone())),
-                (foreign_listener, foreign::router(shared.clone())),
+                (listeners.authority, authority::router(shared.clone())),
+                (listeners.graph, graph::router(shared.clone())),
+                (listeners.foreign, foreign::router(shared.clone())),
             ] {
                 let router = latency::layer(router, shared.clone());
                 let handle = axum_server::Handle::new();
@@ -518,6 +702,9 @@ fn serve(
                 tasks.push(tokio::spawn(server.serve(router.into_make_service())));
                 handles.push(handle);
             }
+            let (mi_tasks, mi_handles) = listeners.managed_identity.serve(shared.clone()).await?;
+            tasks.extend(mi_tasks);
+            handles.extend(mi_handles);
             for h in &handles {
                 if h.listening().await.is_none() {
                     return Err("a listener failed to start".to_owned());

@@ -2,6 +2,7 @@
 //! and optionally appended as JSON lines to a file (`--log`). Records carry no secrets: no client
 //! secrets, assertions or access tokens, only what tests need to assert on.
 
+pub use crate::managed_identity::ManagedIdentityRecord;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::Write as _;
@@ -13,7 +14,9 @@ pub struct TokenRecord {
     /// The tenant path segment as sent.
     pub tenant: String,
     pub client_id: Option<String>,
-    /// `"client_secret"`, `"client_assertion"`, `"none"` or `"both"`.
+    /// `"client_secret"`, `"client_assertion"`, `"federated"` (a CI provider's token),
+    /// `"federated_managed_identity"` (a managed identity's token-exchange token), `"none"` or
+    /// `"both"`.
     pub auth: String,
     /// The assertion header's `alg`.
     pub alg: Option<String>,
@@ -97,6 +100,10 @@ pub struct Log {
     /// Requests to the foreign listener.
     #[serde(default)]
     pub foreign_requests: Vec<ForeignRecord>,
+    /// Requests to the managed-identity endpoints (IMDS, App Service, Arc, Cloud Shell,
+    /// Service Fabric).
+    #[serde(default)]
+    pub managed_identity_requests: Vec<ManagedIdentityRecord>,
 }
 
 impl Log {
@@ -178,6 +185,11 @@ enum Line<'a> {
         time: String,
         #[serde(flatten)]
         record: &'a ForeignRecord,
+    },
+    ManagedIdentity {
+        time: String,
+        #[serde(flatten)]
+        record: &'a ManagedIdentityRecord,
     },
 }
 
@@ -262,6 +274,19 @@ impl LogSink {
                 },
             );
             log.foreign_requests.push(record);
+        });
+    }
+
+    pub(crate) fn managed_identity(&self, record: ManagedIdentityRecord) {
+        self.with(|log, file| {
+            Self::write(
+                file,
+                &Line::ManagedIdentity {
+                    time: Self::time(),
+                    record: &record,
+                },
+            );
+            log.managed_identity_requests.push(record);
         });
     }
 

@@ -1,5 +1,5 @@
 //! The `graphd-emulator` binary: starts the emulator, writes its state file (mode 0600, only once
-//! both listeners accept connections), prints one line to stderr and runs until SIGTERM or SIGINT.
+//! every listener accepts connections), prints one line to stderr and runs until SIGTERM or SIGINT.
 //! Everything else lives in the library.
 //!
 //! Scripts change the running emulator through its control endpoint, whose URL the state file
@@ -69,6 +69,10 @@ struct Args {
     /// Objects per page of a delta round (/users/delta, /groups/delta); $top does not change it.
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     delta_page_size: u32,
+    /// An existing directory where the Azure Arc endpoint writes its challenge files (the real
+    /// agent's is /var/opt/azcmagent/tokens) [default: arc-tokens/ under --dir].
+    #[arg(long, value_name = "DIR")]
+    arc_token_dir: Option<PathBuf>,
 }
 
 #[allow(clippy::print_stderr)]
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
         delta_page_size: usize::try_from(args.delta_page_size)
             .unwrap_or(graphd_emulator::DEFAULT_DELTA_PAGE_SIZE),
         latency: std::time::Duration::from_millis(args.latency_ms),
+        arc_token_dir: args.arc_token_dir,
     };
     // Signal handlers go in before the state file exists: a script that sends SIGTERM as soon
     // as it sees the file must stop us cleanly, never kill us mid-way or be ignored.

@@ -93,6 +93,8 @@ pub(crate) struct Shared {
     pub delta_page_size: usize,
     /// How long every listener holds each response, in microseconds (0: not at all).
     pub latency_micros: AtomicU64,
+    /// The managed identities, their endpoints' secrets and state.
+    pub mi: crate::managed_identity::ManagedIdentities,
 }
 
 impl Shared {

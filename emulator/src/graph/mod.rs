@@ -265,7 +265,19 @@ fn route(
             format!("Invalid version: {version}"),
         ));
     }
-    let roles = caller(s, headers)?.roles.unwrap_or_default();
+    let claims = caller(s, headers)?;
+    // An app (or managed identity) holds application roles; a delegated token (Cloud Shell's)
+    // the same permissions as delegated scopes.
+    let mut roles = claims.roles.unwrap_or_default();
+    roles.extend(
+        claims
+            .scp
+            .as_deref()
+            .unwrap_or("")
+            .split(' ')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string),
+    );
     let rest: Vec<&str> = segs.collect();
     let target = match rest.as_slice() {
         ["users", f] if is_delta(f) => Target::Delta(Collection::Users),
