@@ -198,11 +198,14 @@ impl Credential {
     /// The secret material the token cache derives its key from: reading a cached token
     /// needs what could mint one. For a certificate, the key and the certificate.
     /// `None` for a federated token: its tokens are never cached across processes.
-    pub fn cache_material(&self) -> Result<Option<Zeroizing<Vec<u8>>>, CredentialError> {
+    pub fn cache_material(
+        &self,
+        binding: &str,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, CredentialError> {
         match self {
             Credential::Secret(s) => Ok(Some(Zeroizing::new(s.expose().as_bytes().to_vec()))),
             Credential::Certificate(c) => {
-                let mut m = c.signer.cache_material()?;
+                let mut m = c.signer.cache_material(binding)?;
                 m.extend_from_slice(c.cert_der.as_deref().unwrap_or_default());
                 m.extend_from_slice(c.thumbprint_hex().as_bytes());
                 Ok(Some(m))

@@ -36,8 +36,11 @@ impl Signer {
         }
     }
 
-    /// Secret material only this key's holder has, for the token cache's key derivation.
-    pub fn cache_material(&self) -> Result<Zeroizing<Vec<u8>>, CredentialError> {
+    /// Secret material only this key's holder has, for the token cache's key derivation of the
+    /// entry bound to `binding` (authority, tenant, client, scope, certificate). A key in
+    /// memory gives itself; a key that cannot be read out must derive it from something only
+    /// its holder can produce for `binding` (e.g. a deterministic signature over it).
+    pub fn cache_material(&self, _binding: &str) -> Result<Zeroizing<Vec<u8>>, CredentialError> {
         match self {
             Signer::File(key) => Ok(Zeroizing::new(key.expose().to_vec())),
         }

@@ -206,7 +206,8 @@ fn cache_slot(request: &TokenRequest, credential: &Credential) -> Option<(TokenC
             return None;
         }
     };
-    let material = match credential.cache_material() {
+    let binding = request.cache_binding(&credential.cache_label());
+    let material = match credential.cache_material(&binding) {
         Ok(Some(m)) => m,
         Ok(None) => {
             info!(target: "graphd::cache", "federated credentials are not cached across processes");
@@ -217,7 +218,7 @@ fn cache_slot(request: &TokenRequest, credential: &Credential) -> Option<(TokenC
             return None;
         }
     };
-    match CacheKey::derive(&material, &request.cache_binding(&credential.cache_label())) {
+    match CacheKey::derive(&material, &binding) {
         Ok(key) => Some((cache, key)),
         Err(e) => {
             unavailable(&e);
