@@ -42,6 +42,17 @@ impl Cloud {
         }
     }
 
+    /// The audience of a token a managed identity presents as an app's federated credential
+    /// (PROTOCOL.md §8): the resource asked of the identity endpoint, and the audience the
+    /// app's federated identity credential names.
+    pub fn token_exchange_audience(self) -> &'static str {
+        match self {
+            Cloud::Public => "api://AzureADTokenExchange",
+            Cloud::Usgov | Cloud::UsgovDod => "api://AzureADTokenExchangeUSGov",
+            Cloud::China => "api://AzureADTokenExchangeChina",
+        }
+    }
+
     /// The name used in flags, profiles and `config show`.
     pub fn name(self) -> &'static str {
         match self {
@@ -93,6 +104,15 @@ mod tests {
                     "https://login.chinacloudapi.cn",
                     "https://microsoftgraph.chinacloudapi.cn"
                 ),
+            ]
+        );
+        assert_eq!(
+            Cloud::ALL.map(Cloud::token_exchange_audience),
+            [
+                "api://AzureADTokenExchange",
+                "api://AzureADTokenExchangeUSGov",
+                "api://AzureADTokenExchangeUSGov",
+                "api://AzureADTokenExchangeChina"
             ]
         );
         assert_eq!(Cloud::from_name("USGOV-DOD"), Some(Cloud::UsgovDod));

@@ -102,6 +102,12 @@ impl Error {
             Error::Credential(e) | Error::Token(TokenError::Credential(e)) if e.is_usage() => {
                 exit::USAGE
             }
+            // A managed identity's endpoint that kept failing is a server problem, like Entra's.
+            Error::Credential(e) | Error::Token(TokenError::Credential(e))
+                if e.is_unavailable() =>
+            {
+                exit::NETWORK
+            }
             Error::Credential(_) | Error::Keyring(_) => exit::AUTH,
             Error::Make(e) if e.is_usage() => exit::USAGE,
             Error::Make(_) | Error::Cache(_) | Error::Output(_) => exit::OTHER,

@@ -124,6 +124,44 @@ pub fn open_with_meta(path: &Path) -> io::Result<(File, fs::Metadata)> {
     Ok((f, meta))
 }
 
+/// Why [`open_plain_file`] refused a path.
+#[derive(Debug)]
+pub enum PlainFileError {
+    Io(io::Error),
+    /// The path is a symbolic link (not followed).
+    Symlink,
+    /// The path is a directory, a FIFO, a device or a socket.
+    NotRegular,
+    /// What was opened is not what was looked at (a link swapped in between).
+    Replaced,
+}
+
+/// Opens `path` only if it is a regular file and not a symbolic link, which is checked without
+/// following it, and returns it with the metadata of the file opened. On Unix the file opened
+/// must be the one looked at (same device and inode), so a link swapped in between the look
+/// and the open is refused too.
+pub fn open_plain_file(path: &Path) -> Result<(File, fs::Metadata), PlainFileError> {
+    let seen = fs::symlink_metadata(path).map_err(PlainFileError::Io)?;
+    if seen.file_type().is_symlink() {
+        return Err(PlainFileError::Symlink);
+    }
+    if !seen.file_type().is_file() {
+        return Err(PlainFileError::NotRegular);
+    }
+    let (file, meta) = open_with_meta(path).map_err(PlainFileError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(PlainFileError::NotRegular);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (seen.dev(), seen.ino()) != (meta.dev(), meta.ino()) {
+            return Err(PlainFileError::Replaced);
+        }
+    }
+    Ok((file, meta))
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -151,5 +189,27 @@ mod tests {
         assert_eq!(mode(&fs::metadata(&f).unwrap()), Some(0o600));
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no temp file left");
         assert!(open_to_others(0o640) && !open_to_others(0o600));
+    }
+
+    #[test]
+    fn plain_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        fs::write(&f, b"x").unwrap();
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert!(open_plain_file(&f).is_ok());
+        assert!(matches!(
+            open_plain_file(&link),
+            Err(PlainFileError::Symlink)
+        ));
+        assert!(matches!(
+            open_plain_file(dir.path()),
+            Err(PlainFileError::NotRegular)
+        ));
+        assert!(matches!(
+            open_plain_file(&dir.path().join("missing")),
+            Err(PlainFileError::Io(_))
+        ));
     }
 }

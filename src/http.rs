@@ -1,24 +1,44 @@
 //! The one HTTP client: TLS roots (system + `--ca-bundle`), proxies from the environment,
 //! finite timeouts, a user agent, https only, and no redirects.
 //!
+//! A second kind of client talks to a managed identity's local endpoint
+//! ([`Http::identity_endpoint`]): no proxy (IMDS refuses proxied requests, and a token must not
+//! cross one), short timeouts, and plain http allowed **only** to a loopback or link-local
+//! address ([`is_local`]), checked in `send` before anything is sent; `localhost` is pinned to
+//! 127.0.0.1 so no resolver can move it. Service Fabric's endpoint is https with a self-signed
+//! certificate trusted by its thumbprint alone (`pinned`).
+//!
 //! Every request goes through `Http::send`, which adds a fresh `client-request-id`, logs the
 //! method, URL, status, timing and id (never a header value or a body), and reads the body
 //! with a size cap into a zeroizing buffer (a token response body *is* the token). Retries and
 //! per-request timeouts are `retry`'s; this module only says which failures are transient.
 
+mod pinned;
+
 use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::blocking::{Client, ClientBuilder, RequestBuilder, Response};
 use reqwest::header::HeaderMap;
 use tracing::{debug, info};
+use url::{Host, Url};
 use zeroize::Zeroizing;
 
 /// Connection set-up must not hang: TCP + TLS within this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// One request, body included, must finish within this.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// A managed identity's endpoint is on this machine (or the link-local IMDS): a connection that
+/// cannot be made within this means there is none ("is this running on Azure?").
+pub const IDENTITY_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// ... and an endpoint that took the connection must answer within this (IMDS answers in
+/// milliseconds, even when it fetches a new token from Entra).
+pub const IDENTITY_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+/// A managed-identity token response is a few KiB; nothing larger is read from those endpoints.
+pub const IDENTITY_MAX_BODY_BYTES: u64 = 1024 * 1024;
+
 /// The largest response body graphd reads by default (`--max-response-mib`; a Graph page of
 /// 999 users is ~1 MiB).
 pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
@@ -36,6 +56,8 @@ pub enum HttpSetupError {
     BadCaBundle { path: PathBuf },
     #[error("cannot set up the HTTP client")]
     Build(#[source] reqwest::Error),
+    #[error("cannot set up TLS for the identity endpoint")]
+    Tls(#[source] rustls::Error),
 }
 
 impl crate::diagnostic::Diagnostic for HttpSetupError {
@@ -63,6 +85,10 @@ pub enum SendError {
     TooLarge { url: String, cap: u64 },
     #[error("the --deadline of {} s passed before the request could start", deadline.as_secs())]
     Deadline { deadline: Duration },
+    #[error(
+        "refused to send plain http to {url}: only a loopback or link-local address may be spoken to without TLS"
+    )]
+    PlainHttpNotLocal { url: String },
 }
 
 impl SendError {
@@ -92,7 +118,9 @@ impl SendError {
                 "the response body was cut short ({})",
                 root_cause(source)
             )),
-            SendError::TooLarge { .. } | SendError::Deadline { .. } => None,
+            SendError::TooLarge { .. }
+            | SendError::Deadline { .. }
+            | SendError::PlainHttpNotLocal { .. } => None,
         }
     }
 }
@@ -164,37 +192,104 @@ impl Reply {
     }
 }
 
+/// Whether `url`'s host is this machine or the link-local network: an IP in 127.0.0.0/8,
+/// 169.254.0.0/16, `::1` or fe80::/10 (IPv4-mapped forms included), or `localhost` (which
+/// [`Http::identity_endpoint`] pins to 127.0.0.1). The only hosts plain http may go to.
+pub fn is_local(url: &Url) -> bool {
+    let local_ip = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.is_loopback() || v4.is_link_local(),
+            None => v6.is_loopback() || (v6.segments()[0] & 0xffc0) == 0xfe80,
+        },
+    };
+    match url.host() {
+        Some(Host::Ipv4(ip)) => local_ip(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => local_ip(IpAddr::V6(ip)),
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// How an identity-endpoint client verifies https.
+#[derive(Debug, Clone, Copy)]
+pub enum IdentityTls {
+    /// The system's roots and `--ca-bundle` (an https identity endpoint is unusual but allowed).
+    Roots,
+    /// Exactly the certificate with this SHA-1 (Service Fabric's `IDENTITY_SERVER_THUMBPRINT`).
+    PinnedSha1([u8; 20]),
+}
+
 /// The configured client.
 pub struct Http {
     client: Client,
     max_body: u64,
+    /// An identity-endpoint client: plain http is let through `send` only to a local address.
+    identity: bool,
+}
+
+/// `--ca-bundle`'s certificates, added to `builder`'s roots.
+fn with_ca_bundle(
+    builder: ClientBuilder,
+    ca_bundle: Option<&Path>,
+) -> Result<ClientBuilder, HttpSetupError> {
+    let Some(path) = ca_bundle else {
+        return Ok(builder);
+    };
+    let pem = std::fs::read(path).map_err(|source| HttpSetupError::ReadCaBundle {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .ok()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| HttpSetupError::BadCaBundle {
+            path: path.to_path_buf(),
+        })?;
+    Ok(builder.tls_certs_merge(certs))
 }
 
 impl Http {
     /// Builds the client; `ca_bundle` adds trust roots to the system's.
     pub fn new(ca_bundle: Option<&Path>) -> Result<Http, HttpSetupError> {
-        let mut builder = Client::builder()
+        let builder = Client::builder()
             .https_only(true)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("graphd/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = ca_bundle {
-            let pem = std::fs::read(path).map_err(|source| HttpSetupError::ReadCaBundle {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .ok()
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| HttpSetupError::BadCaBundle {
-                    path: path.to_path_buf(),
-                })?;
-            builder = builder.tls_certs_merge(certs);
-        }
+        let builder = with_ca_bundle(builder, ca_bundle)?;
         Ok(Http {
             client: builder.build().map_err(HttpSetupError::Build)?,
             max_body: MAX_BODY_BYTES,
+            identity: false,
+        })
+    }
+
+    /// A client for a managed identity's endpoint and nothing else: no proxy, no redirects,
+    /// short timeouts, a small body cap, `localhost` pinned to 127.0.0.1, and plain http only
+    /// to local addresses (refused in `send` otherwise). `tls` says how https is verified.
+    pub fn identity_endpoint(
+        ca_bundle: Option<&Path>,
+        tls: IdentityTls,
+    ) -> Result<Http, HttpSetupError> {
+        let builder = Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(IDENTITY_CONNECT_TIMEOUT)
+            .timeout(IDENTITY_ANSWER_TIMEOUT)
+            .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], 0)))
+            .user_agent(concat!("graphd/", env!("CARGO_PKG_VERSION")));
+        let builder = match tls {
+            IdentityTls::Roots => with_ca_bundle(builder, ca_bundle)?,
+            IdentityTls::PinnedSha1(sha1) => builder.tls_backend_preconfigured(
+                pinned::client_config(sha1).map_err(HttpSetupError::Tls)?,
+            ),
+        };
+        Ok(Http {
+            client: builder.build().map_err(HttpSetupError::Build)?,
+            max_body: IDENTITY_MAX_BODY_BYTES,
+            identity: true,
         })
     }
 
@@ -222,6 +317,11 @@ impl Http {
             })?;
         let method = request.method().clone();
         let url = request.url().to_string();
+        // The main client is https-only (reqwest refuses http); an identity client may speak
+        // plain http, but only to this machine or the link-local network.
+        if self.identity && request.url().scheme() != "https" && !is_local(request.url()) {
+            return Err(SendError::PlainHttpNotLocal { url });
+        }
         debug!(target: "graphd::http", %method, %url, %client_request_id, "{label} request");
         let started = Instant::now();
         let response = self
@@ -293,4 +393,58 @@ fn read_capped(response: Response, url: &str, cap: u64) -> Result<Zeroizing<Vec<
         body.extend_from_slice(&chunk[..n]);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_means_loopback_or_link_local() {
+        let local = |u: &str| is_local(&Url::parse(u).unwrap());
+        for u in [
+            "http://127.0.0.1:8080/x",
+            "http://127.255.0.1/",
+            "http://169.254.169.254/metadata",
+            "http://[::1]:9/",
+            "http://[fe80::1]/",
+            "http://[febf::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:169.254.1.1]/",
+            "http://localhost:40342/metadata/identity/oauth2/token",
+            "http://LOCALHOST/",
+        ] {
+            assert!(local(u), "{u}");
+        }
+        for u in [
+            "http://10.0.0.4:2377/",
+            "http://169.255.0.1/",
+            "http://192.168.1.1/",
+            "http://[fec0::1]/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://[2001:db8::1]/",
+            "http://localhost.example.com/",
+            "http://metadata.azure.internal/",
+            "http://0.0.0.0/",
+        ] {
+            assert!(!local(u), "{u}");
+        }
+    }
+
+    #[test]
+    fn identity_client_refuses_plain_http_elsewhere_before_sending() {
+        let http = Http::identity_endpoint(None, IdentityTls::Roots).unwrap();
+        // 192.0.2.0/24 is TEST-NET-1: nothing answers there, and nothing is tried.
+        let started = Instant::now();
+        let e = http
+            .send("identity", http.client().get("http://192.0.2.1/token"))
+            .err()
+            .expect("refused");
+        assert!(matches!(e, SendError::PlainHttpNotLocal { .. }), "{e}");
+        assert!(e.retry_reason().is_none());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "refused before connecting"
+        );
+    }
 }

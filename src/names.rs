@@ -69,6 +69,36 @@ pub const ALLOW_INSECURE_KEY_FILE: Name = name(
 );
 pub const ASSERTION_ALG: Name = name("assertion_alg", "--assertion-alg", "GRAPHD_ASSERTION_ALG");
 pub const KEYRING: Name = name("keyring", "--keyring", "GRAPHD_KEYRING");
+/// A managed identity: the platform's identity endpoint hands out the token.
+pub const MANAGED_IDENTITY: Name = name(
+    "managed_identity",
+    "--managed-identity",
+    "GRAPHD_MANAGED_IDENTITY",
+);
+/// A managed identity's token as the client assertion of the app (`--tenant`/`--client-id`).
+pub const FEDERATED_MANAGED_IDENTITY: Name = name(
+    "federated_managed_identity",
+    "--federated-managed-identity",
+    "GRAPHD_FEDERATED_MANAGED_IDENTITY",
+);
+/// A user-assigned identity, by client (application) id.
+pub const MI_CLIENT_ID: Name = name(
+    "managed_identity_client_id",
+    "--managed-identity-client-id",
+    "GRAPHD_MANAGED_IDENTITY_CLIENT_ID",
+);
+/// A user-assigned identity, by object (principal) id.
+pub const MI_OBJECT_ID: Name = name(
+    "managed_identity_object_id",
+    "--managed-identity-object-id",
+    "GRAPHD_MANAGED_IDENTITY_OBJECT_ID",
+);
+/// A user-assigned identity, by Azure resource id.
+pub const MI_RESOURCE_ID: Name = name(
+    "managed_identity_resource_id",
+    "--managed-identity-resource-id",
+    "GRAPHD_MANAGED_IDENTITY_RESOURCE_ID",
+);
 pub const NO_TOKEN_CACHE: Name = name(
     "no_token_cache",
     "--no-token-cache",
@@ -97,6 +127,22 @@ pub const ENV_CERT_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
 /// Turns the token cache off (`off`, `0`, `false`, `no`) or on.
 pub const ENV_TOKEN_CACHE: &str = "GRAPHD_TOKEN_CACHE";
 
+// What Azure sets for a process that may use a managed identity (PROTOCOL.md §8); graphd
+// reads them to find the identity endpoint, as MSAL and azure-identity do.
+/// App Service, Functions, Service Fabric and Azure Arc: the local token endpoint.
+pub const ENV_IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+/// App Service and Service Fabric: the secret their endpoint wants back (a secret itself).
+pub const ENV_IDENTITY_HEADER: &str = "IDENTITY_HEADER";
+/// Service Fabric: the SHA-1 thumbprint of its endpoint's self-signed certificate.
+pub const ENV_IDENTITY_SERVER_THUMBPRINT: &str = "IDENTITY_SERVER_THUMBPRINT";
+/// Azure Arc: set beside `IDENTITY_ENDPOINT` by the connected-machine agent.
+pub const ENV_IMDS_ENDPOINT: &str = "IMDS_ENDPOINT";
+/// Cloud Shell (alone), or Azure Machine Learning (with `MSI_SECRET`).
+pub const ENV_MSI_ENDPOINT: &str = "MSI_ENDPOINT";
+pub const ENV_MSI_SECRET: &str = "MSI_SECRET";
+/// Overrides IMDS's host (AKS pod-managed identity), as in azure-identity and MSAL.
+pub const ENV_POD_IDENTITY_AUTHORITY_HOST: &str = "AZURE_POD_IDENTITY_AUTHORITY_HOST";
+
 /// Every global setting above, for the consistency test and `config show`.
 pub const ALL: &[Name] = &[
     TENANT,
@@ -121,6 +167,11 @@ pub const ALL: &[Name] = &[
     ALLOW_INSECURE_KEY_FILE,
     ASSERTION_ALG,
     KEYRING,
+    MANAGED_IDENTITY,
+    FEDERATED_MANAGED_IDENTITY,
+    MI_CLIENT_ID,
+    MI_OBJECT_ID,
+    MI_RESOURCE_ID,
     NO_TOKEN_CACHE,
     MAX_RETRIES,
     TIMEOUT,

@@ -145,6 +145,23 @@ pub fn backoff(retry: u32, max_wait: Duration, unit: f64) -> Duration {
     window.mul_f64(unit.clamp(0.0, 1.0))
 }
 
+/// Replies worth waiting for past `--max-retries`, and for how long after the first attempt.
+pub type Persist<'a> = (&'a dyn Fn(&Reply) -> bool, Duration);
+
+/// What, beyond the statuses every caller retries, makes a reply or a failure worth another
+/// attempt. [`send`] is [`send_with`] with only `also_retry`.
+pub struct Rules<'a> {
+    /// A reason to retry a reply whose status alone would not be retried.
+    pub also_retry: &'a dyn Fn(&Reply) -> Option<String>,
+    /// Replies that keep being retried past `--max-retries` until this long after the first
+    /// attempt (never past the deadline): IMDS answers 410 for up to 70 s while it upgrades.
+    pub persist: Option<Persist<'a>>,
+    /// Whether a failure with no response at all (refused, timed out) is retried before the
+    /// server has answered once. Off for a managed identity's endpoint: one that never answered
+    /// is not there, and saying so at once beats retrying for a minute.
+    pub retry_silence: bool,
+}
+
 /// Sends the request `make` builds, again while the failure is retryable and the policy
 /// allows. A final HTTP error status comes back as `Ok(reply)` (with `reply.attempts`) for the
 /// caller to map; a final transport failure as `RetryError`. `also_retry` names a reason to
@@ -156,7 +173,30 @@ pub fn send(
     make: &dyn Fn() -> RequestBuilder,
     also_retry: &dyn Fn(&Reply) -> Option<String>,
 ) -> Result<Reply, RetryError> {
+    send_with(
+        http,
+        policy,
+        label,
+        make,
+        &Rules {
+            also_retry,
+            persist: None,
+            retry_silence: true,
+        },
+    )
+}
+
+/// [`send`] with the extra [`Rules`].
+pub fn send_with(
+    http: &Http,
+    policy: &RetryPolicy,
+    label: &str,
+    make: &dyn Fn() -> RequestBuilder,
+    rules: &Rules<'_>,
+) -> Result<Reply, RetryError> {
+    let started = Instant::now();
     let mut attempt: u32 = 0;
+    let mut answered = false;
     let mut last_request_id: Option<String> = None;
     loop {
         attempt += 1;
@@ -172,14 +212,19 @@ pub fn send(
             });
         }
         let result = http.send(label, make().timeout(policy.timeout.min(remaining)));
+        let mut persisting = false;
         let (reason, retry_after) = match &result {
             Ok(reply) => {
+                answered = true;
                 if let Some(id) = request_id(reply) {
                     last_request_id = Some(id);
                 }
                 let reason = retryable_status(reply.status)
                     .map(str::to_string)
-                    .or_else(|| also_retry(reply));
+                    .or_else(|| (rules.also_retry)(reply));
+                persisting = rules
+                    .persist
+                    .is_some_and(|(p, window)| p(reply) && started.elapsed() < window);
                 match reason {
                     None => return finish(result, attempt, false, last_request_id),
                     Some(r) => (
@@ -191,11 +236,11 @@ pub fn send(
                 }
             }
             Err(e) => match e.retry_reason() {
-                Some(r) => (r, None),
-                None => return finish(result, attempt, false, last_request_id),
+                Some(r) if answered || rules.retry_silence => (r, None),
+                _ => return finish(result, attempt, false, last_request_id),
             },
         };
-        if attempt > policy.max_retries {
+        if attempt > policy.max_retries && !persisting {
             info!(target: "graphd::retry", "{label}: {reason}; giving up after {attempt} attempts (--max-retries {})", policy.max_retries);
             return finish(result, attempt, false, last_request_id);
         }
@@ -209,16 +254,31 @@ pub fn send(
                 "backoff with jitter",
             ),
         };
+        // Persisting (IMDS upgrading) stops at the end of its window, not a backoff after it.
+        let wait = match rules.persist {
+            Some((_, window)) if persisting && attempt > policy.max_retries => {
+                wait.min(window.saturating_sub(started.elapsed()))
+            }
+            _ => wait,
+        };
         if Instant::now() + wait >= policy.deadline {
             warn!(target: "graphd::retry", "{label}: {reason}; not waiting {:.1} s: the --deadline of {} s would pass", wait.as_secs_f64(), policy.deadline_len.as_secs());
             return finish(result, attempt, true, last_request_id);
         }
-        info!(
-            target: "graphd::retry",
-            "{label}: {reason}; retry {attempt} of {} in {:.1} s ({why})",
-            policy.max_retries,
-            wait.as_secs_f64()
-        );
+        if attempt > policy.max_retries {
+            info!(
+                target: "graphd::retry",
+                "{label}: {reason}; retry {attempt} (past --max-retries while the server asks for time) in {:.1} s ({why})",
+                wait.as_secs_f64()
+            );
+        } else {
+            info!(
+                target: "graphd::retry",
+                "{label}: {reason}; retry {attempt} of {} in {:.1} s ({why})",
+                policy.max_retries,
+                wait.as_secs_f64()
+            );
+        }
         std::thread::sleep(wait);
     }
 }

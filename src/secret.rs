@@ -58,6 +58,16 @@ secret_string!(
     /// A signed client-assertion JWT: as good as the key for its few minutes of life.
     Assertion
 );
+secret_string!(
+    /// `IDENTITY_HEADER`: what App Service and Service Fabric's local token endpoints want to
+    /// see (as `X-IDENTITY-HEADER` / `secret`) before they hand out a managed identity's token.
+    IdentityHeader
+);
+secret_string!(
+    /// The content of Azure Arc's challenge file: sent once as `Authorization: Basic ...` to
+    /// prove the caller may read the agent's token directory.
+    ArcSecret
+);
 
 /// An RSA private key as PKCS#1 DER, the form jsonwebtoken signs with.
 pub struct PrivateKeyDer(SecretBox<Vec<u8>>);
@@ -119,11 +129,13 @@ mod tests {
     #[test]
     fn debug_is_redacted() {
         let shown = format!(
-            "{:?} {:?} {:?} {:?} {:?} {:?}",
+            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
             ClientSecret::new(CANARY.into()),
             AccessToken::new(CANARY.into()),
             Assertion::new(CANARY.into()),
             CertPassword::new(CANARY.into()),
+            IdentityHeader::new(CANARY.into()),
+            ArcSecret::new(CANARY.into()),
             PrivateKeyDer::new(CANARY.as_bytes().to_vec()),
             SecretBytes::new(CANARY.as_bytes().to_vec())
         );
@@ -131,7 +143,7 @@ mod tests {
         assert!(!shown.contains("canary"), "{shown}");
         // Not even the bytes as numbers.
         assert!(!shown.contains("115, 51"), "{shown}");
-        assert_eq!(shown.matches("[redacted]").count(), 6, "{shown}");
+        assert_eq!(shown.matches("[redacted]").count(), 8, "{shown}");
     }
 
     #[test]

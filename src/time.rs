@@ -64,6 +64,25 @@ fn civil_from_days(days: i64) -> (i128, u32, u32) {
     (year, month, day)
 }
 
+/// The longest lifetime graphd accepts for an access token from any server: Entra issues at
+/// most about 24 hours (managed-identity tokens are the long ones; CAE tokens go to 28), plus a
+/// margin. A server that says longer is broken or hostile, and its answer is refused rather
+/// than trusted (or cached) for years. It lives here, below `credential` and `token`, so that
+/// the managed-identity responses and Entra's are held to the same bound.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 3600);
+
+/// Why a token's stated expiry is refused: it is not after `now`, or it is further from `now`
+/// than [`MAX_TOKEN_LIFETIME`].
+pub fn check_token_expiry(expires_on: SystemTime, now: SystemTime) -> Result<(), &'static str> {
+    match expires_on.duration_since(now) {
+        Err(_) | Ok(Duration::ZERO) => Err("the token has already expired"),
+        Ok(d) if d > MAX_TOKEN_LIFETIME => {
+            Err("the token's lifetime is longer than the 30 hours graphd accepts")
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
 /// "3 days", "5 hours", "12 minutes", rounded to the nearest unit.
 pub fn human_duration(secs: i64) -> String {
     let secs = secs.max(0);
@@ -104,6 +123,18 @@ mod tests {
         assert_eq!(unix_secs(UNIX_EPOCH - Duration::from_secs(5)), 0);
         assert_eq!(from_unix(-5).map(unix), Some(-5));
         assert_eq!(rfc3339_of(t), "1970-01-01T00:00:42Z");
+    }
+
+    #[test]
+    fn token_expiry_bounds() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert!(check_token_expiry(now + Duration::from_secs(86_399), now).is_ok());
+        assert!(check_token_expiry(now + MAX_TOKEN_LIFETIME, now).is_ok());
+        assert!(
+            check_token_expiry(now + MAX_TOKEN_LIFETIME + Duration::from_secs(1), now).is_err()
+        );
+        assert!(check_token_expiry(now, now).is_err());
+        assert!(check_token_expiry(UNIX_EPOCH, now).is_err());
     }
 
     #[test]

@@ -182,6 +182,58 @@ pub struct GlobalArgs {
     #[arg(long, env = names::KEYRING.env, global = true, value_enum, default_value_t = KeyringBackend::platform_default(), help_heading = "Credentials")]
     pub keyring: KeyringBackend,
 
+    /// Get the token from this Azure resource's managed identity (VM, scale set, AKS, App
+    /// Service, Functions, Arc, Cloud Shell, Service Fabric): no stored credential, no tenant or
+    /// client id; the platform's endpoint is found from its environment (`config show` says which)
+    #[arg(
+        long,
+        env = names::MANAGED_IDENTITY.env,
+        global = true,
+        help_heading = "Credentials"
+    )]
+    pub managed_identity: bool,
+
+    /// Act as the app of --tenant/--client-id with a managed identity's token as its federated
+    /// credential (no secret anywhere; the app must trust the identity); AZURE_CLIENT_ID is the app
+    #[arg(
+        long,
+        env = names::FEDERATED_MANAGED_IDENTITY.env,
+        global = true,
+        help_heading = "Credentials"
+    )]
+    pub federated_managed_identity: bool,
+
+    /// A user-assigned managed identity by client id (IMDS, App Service) [with --managed-identity
+    /// and no selector, AZURE_CLIENT_ID names one too]
+    #[arg(
+        long,
+        env = names::MI_CLIENT_ID.env,
+        global = true,
+        value_name = "GUID",
+        help_heading = "Credentials"
+    )]
+    pub managed_identity_client_id: Option<String>,
+
+    /// A user-assigned managed identity by object (principal) id (IMDS, App Service)
+    #[arg(
+        long,
+        env = names::MI_OBJECT_ID.env,
+        global = true,
+        value_name = "GUID",
+        help_heading = "Credentials"
+    )]
+    pub managed_identity_object_id: Option<String>,
+
+    /// A user-assigned managed identity by Azure resource id, /subscriptions/.../NAME (IMDS, App Service)
+    #[arg(
+        long,
+        env = names::MI_RESOURCE_ID.env,
+        global = true,
+        value_name = "ID",
+        help_heading = "Credentials"
+    )]
+    pub managed_identity_resource_id: Option<String>,
+
     /// Do not read or write the encrypted token cache [or env: GRAPHD_TOKEN_CACHE=off]
     #[arg(long, env = names::NO_TOKEN_CACHE.env, global = true)]
     pub no_token_cache: bool,

@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::output;
 
 pub fn run(config: &Config, args: &ConsentUrlArgs) -> Result<(), Error> {
+    config.require_app()?;
     let url = if args.v2 {
         config.admin_consent_url_v2()
     } else {

@@ -9,6 +9,7 @@ use crate::error::{Error, Outcome};
 use crate::output;
 
 pub fn run(config: &Config, cmd: &SecretCommand) -> Result<Outcome, Error> {
+    config.require_app()?;
     let slot = &config.keyring;
     let backend = slot.backend.name();
     match cmd {

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::cli::{ArgOrigin, GlobalArgs};
-use crate::config::{Env, Layers, Origin, Sourced};
+use crate::config::{CredentialLayer, Env, Layers, Origin, Sourced};
 use crate::error::Error;
 use crate::names;
 use crate::output::{self, Output, OutputFormat};
@@ -88,13 +88,62 @@ pub fn rows(l: &Layers) -> Vec<Row> {
             "default (no credential given)".into(),
         ),
     });
+    if let Some(Sourced {
+        value:
+            CredentialLayer::ManagedIdentity {
+                federated,
+                detection,
+            },
+        ..
+    }) = &l.credential
+    {
+        // Which platform was found, and from which variables.
+        rows.push((
+            "managed identity source",
+            format!(
+                "{} at {}",
+                detection.platform.name(),
+                detection.platform.endpoint()
+            ),
+            detection.why.clone(),
+        ));
+        rows.push(match &l.managed_identity_selector {
+            Some(s) => row("managed identity", s, |s| format!("user-assigned, {s}")),
+            None => (
+                "managed identity",
+                "system-assigned".into(),
+                "default (no user-assigned identity named)".into(),
+            ),
+        });
+        if *federated {
+            rows.push(row("token exchange audience", &l.cloud, |c| {
+                c.token_exchange_audience().into()
+            }));
+        }
+    }
+    let mi_cache = match &l.credential {
+        Some(Sourced {
+            value: CredentialLayer::ManagedIdentity { federated, .. },
+            ..
+        }) => Some((
+            "token cache",
+            "off: never cached across runs".to_string(),
+            if *federated {
+                "managed identity (graphd holds no secret to key a cache entry with)"
+            } else {
+                "managed identity (the identity endpoint caches tokens itself)"
+            }
+            .to_string(),
+        )),
+        _ => None,
+    };
     let on_off = |b: &bool| if *b { "on" } else { "off" }.to_string();
     let n = &l.network;
     rows.extend([
         row("keyring", &l.keyring, |k| k.name().into()),
         row("assertion alg", &l.assertion_alg, |a| a.name().into()),
         row("send x5c", &l.send_x5c, on_off),
-        row("token cache", &l.token_cache, on_off),
+        mi_cache.unwrap_or_else(|| row("token cache", &l.token_cache, on_off)),
         row("output", &l.output, |o| o.name().into()),
         row("max retries", &n.max_retries, u32::to_string),
         row("timeout (s)", &n.timeout, u64::to_string),

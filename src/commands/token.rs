@@ -1,7 +1,8 @@
 //! `graphd token [--scope S]`: the access token as JSON, like `az account get-access-token`.
 //!
 //! The output IS a secret (said in `--help`). It is written once, to stdout, straight from
-//! the `AccessToken` into stdout's buffer; it is never logged.
+//! the `AccessToken` into stdout's buffer; it is never logged. With a managed identity,
+//! `expiresOn` is the identity endpoint's `expires_on`.
 
 use serde::Serialize;
 
@@ -25,7 +26,9 @@ struct Printed<'a> {
     #[serde(rename = "tokenType")]
     token_type: &'static str,
     scope: &'a str,
-    tenant: &'a str,
+    /// Absent with `--managed-identity` when no tenant was given (the identity needs none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<&'a str>,
 }
 
 pub fn run(config: &Config, args: &TokenArgs) -> Result<(), Error> {
@@ -40,7 +43,7 @@ pub fn run(config: &Config, args: &TokenArgs) -> Result<(), Error> {
         expires_on_unix: time::unix_secs(token.expires_on),
         token_type: "Bearer",
         scope: &scope,
-        tenant: &config.tenant,
+        tenant: Some(config.tenant.as_str()).filter(|t| !t.is_empty()),
     };
     output::json_with(|w| serde_json::to_writer_pretty(w, &printed))?;
     Ok(())

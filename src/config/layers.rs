@@ -20,6 +20,7 @@ use super::profile;
 use super::{ConfigError, one_stdin};
 use crate::cli::{ArgOrigin, GlobalArgs};
 use crate::cloud::Cloud;
+use crate::credential::managed_identity::{self, Detection, Selector};
 use crate::credential::thumbprint::parse_thumbprint;
 use crate::credential::{AssertionAlg, KeyringBackend};
 use crate::names::{self, ENV_CERT_PASSWORD, ENV_CLIENT_SECRET, ENV_TOKEN_CACHE, Name};
@@ -92,6 +93,12 @@ pub enum CredentialLayer {
         thumbprint: Option<Vec<u8>>,
     },
     FederatedFile(PathBuf),
+    /// `--managed-identity` (or, `federated`, `--federated-managed-identity`) and the platform
+    /// found in the environment.
+    ManagedIdentity {
+        federated: bool,
+        detection: Detection,
+    },
 }
 
 impl fmt::Debug for CredentialLayer {
@@ -127,8 +134,33 @@ impl CredentialLayer {
                     .map_or("in the same file".into(), |k| k.display().to_string())
             ),
             Self::FederatedFile(p) => format!("federated token file {}", p.display()),
+            Self::ManagedIdentity {
+                federated: false,
+                detection,
+            } => format!(
+                "managed identity: the token comes from {} at {}",
+                detection.platform.name(),
+                detection.platform.endpoint()
+            ),
+            Self::ManagedIdentity {
+                federated: true,
+                detection,
+            } => format!(
+                "federated managed identity: a token from {} at {} is the app's client assertion",
+                detection.platform.name(),
+                detection.platform.endpoint()
+            ),
         }
     }
+}
+
+/// The managed identity's platform, found in the environment (where the Arc agent is looked
+/// for on disk, as MSAL does).
+fn detect(env: &dyn Env) -> Detection {
+    managed_identity::detect(
+        &|name| env.var(name),
+        managed_identity::arc_agent_installed(),
+    )
 }
 
 /// Where a certificate's password comes from, if one is needed.
@@ -167,6 +199,8 @@ pub struct Layers {
     pub ca_bundle: Option<Sourced<PathBuf>>,
     /// The one credential given, if any (none means the keyring).
     pub credential: Option<Sourced<CredentialLayer>>,
+    /// A user-assigned managed identity (with a managed-identity credential only).
+    pub managed_identity_selector: Option<Sourced<Selector>>,
     pub password: PasswordLayer,
     pub keyring: Sourced<KeyringBackend>,
     pub assertion_alg: Sourced<AssertionAlg>,
@@ -392,6 +426,20 @@ impl Layers {
                 .transpose()?
                 .or_else(|| {
                     let p = profile.as_ref()?;
+                    if p.managed_identity || p.federated_managed_identity {
+                        let federated = p.federated_managed_identity;
+                        return Some(Sourced::new(
+                            CredentialLayer::ManagedIdentity {
+                                federated,
+                                detection: detect(env),
+                            },
+                            pr(if federated {
+                                "federated_managed_identity"
+                            } else {
+                                "managed_identity"
+                            }),
+                        ));
+                    }
                     if let Some(cert) = &p.certificate {
                         return Some(Sourced::new(
                             CredentialLayer::Certificate {
@@ -410,6 +458,17 @@ impl Layers {
                     })
                 }),
         };
+
+        let managed_identity_selector = selector(
+            args,
+            credential.as_ref().map(|c| &c.value),
+            &client_id,
+            profile.as_ref().and_then(|p| {
+                p.managed_identity_selector
+                    .clone()
+                    .map(|(s, key)| Sourced::new(s, pr(key)))
+            }),
+        )?;
 
         let token_cache = match switch(args, names::NO_TOKEN_CACHE, args.no_token_cache) {
             Some(s) => Sourced::new(false, s.origin),
@@ -443,6 +502,7 @@ impl Layers {
             endpoint,
             ca_bundle,
             credential,
+            managed_identity_selector,
             password: PasswordLayer {
                 env: env.var(ENV_CERT_PASSWORD).map(CertPassword::new),
                 stdin: args.cert_password_stdin,
@@ -553,6 +613,30 @@ fn flag_env_credential(
             Origin::Env(names::CERT.env),
         );
     }
+    for (on, name, federated) in [
+        (args.managed_identity, names::MANAGED_IDENTITY, false),
+        (
+            args.federated_managed_identity,
+            names::FEDERATED_MANAGED_IDENTITY,
+            true,
+        ),
+    ] {
+        if on {
+            let origin = flag(name);
+            let label = match origin {
+                Origin::Env(var) => format!("{var} (env)"),
+                _ => name.flag.into(),
+            };
+            push(
+                label,
+                CredentialLayer::ManagedIdentity {
+                    federated,
+                    detection: detect(env),
+                },
+                origin,
+            );
+        }
+    }
     let is_cert = found
         .iter()
         .any(|(_, s)| matches!(s.value, CredentialLayer::Certificate { .. }));
@@ -574,6 +658,76 @@ fn flag_env_credential(
         (Some((_, source)), None) => Ok(Some(source)),
         (Some((a, _)), Some((b, _))) => Err(ConfigError::TwoCredentials(a, b)),
     }
+}
+
+/// The user-assigned managed identity: named by one flag (or its variable), else by the
+/// profile, else — with `--managed-identity` only, as azure-identity does — by
+/// `AZURE_CLIENT_ID`. Only a managed-identity credential takes one: a selector given by flag or
+/// env with another credential is a usage error, and so is `--client-id` with
+/// `--managed-identity` (it names an app; the identity has its own flag).
+fn selector(
+    args: &GlobalArgs,
+    credential: Option<&CredentialLayer>,
+    client_id: &Option<Sourced<String>>,
+    from_profile: Option<Sourced<Selector>>,
+) -> Result<Option<Sourced<Selector>>, ConfigError> {
+    let mut given: Vec<(String, Sourced<Selector>)> = Vec::new();
+    for (name, value, make) in [
+        (
+            names::MI_CLIENT_ID,
+            &args.managed_identity_client_id,
+            Selector::ClientId as fn(String) -> Selector,
+        ),
+        (
+            names::MI_OBJECT_ID,
+            &args.managed_identity_object_id,
+            Selector::ObjectId,
+        ),
+        (
+            names::MI_RESOURCE_ID,
+            &args.managed_identity_resource_id,
+            Selector::ResourceId,
+        ),
+    ] {
+        if let Some(s) = from_cli(args, name, value.as_ref()).filter(|s| !s.value.is_empty()) {
+            let label = match s.origin {
+                Origin::Env(var) => format!("{var} (env)"),
+                _ => name.flag.into(),
+            };
+            given.push((label, Sourced::new(make(s.value), s.origin)));
+        }
+    }
+    if let [(a, _), (b, _), ..] = given.as_slice() {
+        return Err(ConfigError::TwoSelectors(a.clone(), b.clone()));
+    }
+    let explicit = given.pop();
+    let federated = match credential {
+        Some(CredentialLayer::ManagedIdentity { federated, .. }) => *federated,
+        _ => {
+            return match explicit {
+                Some((label, _)) => Err(ConfigError::SelectorWithoutManagedIdentity(label)),
+                // A profile's selector goes with the profile's credential, overridden as a whole.
+                None => Ok(None),
+            };
+        }
+    };
+    if !federated
+        && let Some(Sourced {
+            origin: Origin::Flag(_),
+            ..
+        }) = client_id
+    {
+        return Err(ConfigError::ClientIdWithManagedIdentity);
+    }
+    Ok(match (explicit, from_profile) {
+        (Some((_, s)), _) => Some(s),
+        (None, Some(s)) => Some(s),
+        (None, None) if !federated => client_id
+            .as_ref()
+            .filter(|c| c.origin == Origin::Env(names::CLIENT_ID.env) && !c.value.is_empty())
+            .map(|c| Sourced::new(Selector::ClientId(c.value.clone()), c.origin.clone())),
+        (None, None) => None,
+    })
 }
 
 /// The parameters file's credential as a layer.

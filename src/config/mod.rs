@@ -23,8 +23,10 @@ pub use layers::{CredentialLayer, Layers, Origin, Sourced};
 
 use crate::cli::GlobalArgs;
 use crate::cloud::Cloud;
+use crate::credential::managed_identity::Chosen;
 use crate::credential::{
-    AssertionAlg, CertSource, CertSpec, CredentialSource, KeyringSlot, PasswordSource,
+    AssertionAlg, CertSource, CertSpec, CredentialSource, KeyringSlot, ManagedIdentitySpec,
+    PasswordSource,
 };
 use crate::diagnostic::Diagnostic;
 use crate::graph::Target;
@@ -39,7 +41,10 @@ const MULTI_TENANT_ALIASES: [&str; 3] = ["common", "organizations", "consumers"]
 
 /// Everything graphd needs to run, validated.
 pub struct Config {
+    /// Empty only with `--managed-identity` when none was given (the identity needs none).
     pub tenant: String,
+    /// Empty with `--managed-identity` (the identity is not an app; `AZURE_CLIENT_ID` may name
+    /// a user-assigned identity instead).
     pub client_id: String,
     /// Origin of the authority, no trailing slash, e.g. `https://login.microsoftonline.com`.
     pub authority_host: Url,
@@ -97,23 +102,59 @@ impl Config {
 
     /// Validates resolved layers.
     pub fn from_layers(l: Layers) -> Result<Config, ConfigError> {
-        let tenant = l
-            .tenant
-            .map(|s| s.value)
-            .filter(|t| !t.is_empty())
-            .ok_or(ConfigError::MissingTenant)?;
-        let tenant = validate_tenant(tenant)?;
-        let client_id = l
-            .client_id
-            .map(|s| s.value)
-            .filter(|c| !c.is_empty())
-            .ok_or(ConfigError::MissingClientId)?;
+        // A managed identity's token comes from the platform: it needs no tenant or client id.
+        let plain_mi = matches!(
+            l.credential,
+            Some(Sourced {
+                value: CredentialLayer::ManagedIdentity {
+                    federated: false,
+                    ..
+                },
+                ..
+            })
+        );
+        let tenant = l.tenant.map(|s| s.value).filter(|t| !t.is_empty());
+        let tenant = match tenant {
+            Some(t) => validate_tenant(t)?,
+            None if plain_mi => String::new(),
+            None => return Err(ConfigError::MissingTenant),
+        };
+        let client_id = match l.client_id.map(|s| s.value).filter(|c| !c.is_empty()) {
+            _ if plain_mi => String::new(),
+            Some(c) => c,
+            None => return Err(ConfigError::MissingClientId),
+        };
         if !client_id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-')
         {
             return Err(ConfigError::InvalidClientId(client_id));
         }
+        let n = &l.network;
+        let retry = RetryPolicy::new(
+            n.max_retries.value,
+            Duration::from_secs(n.timeout.value),
+            Duration::from_secs(n.max_retry_wait.value),
+            Duration::from_secs(n.deadline.value),
+            Instant::now(),
+        );
+        let ca_bundle = l.ca_bundle.map(|s| s.value);
+        let chosen = match l.managed_identity_selector {
+            Some(s) => {
+                if let Err(why) = s.value.check() {
+                    return Err(ConfigError::BadSelector {
+                        what: s.value.to_string(),
+                        from: s.origin.to_string(),
+                        why,
+                    });
+                }
+                Some(Chosen {
+                    selector: s.value,
+                    from: s.origin.to_string(),
+                })
+            }
+            None => None,
+        };
         let authority_host = parse_origin(names::AUTHORITY_HOST.flag, &l.authority_host.value)?;
         let graph_endpoint = parse_origin(names::GRAPH_ENDPOINT.flag, &l.graph_endpoint.value)?;
         let keyring = KeyringSlot::new(
@@ -131,6 +172,25 @@ impl Config {
             Some(CredentialLayer::SecretFile(p)) => CredentialSource::SecretFile(p),
             Some(CredentialLayer::SecretParams(s, p)) => CredentialSource::SecretParams(s, p),
             Some(CredentialLayer::FederatedFile(p)) => CredentialSource::FederatedFile(p),
+            Some(CredentialLayer::ManagedIdentity {
+                federated,
+                detection,
+            }) => {
+                let spec = ManagedIdentitySpec {
+                    detection,
+                    chosen,
+                    ca_bundle: ca_bundle.clone(),
+                    retry: retry.clone(),
+                };
+                if federated {
+                    CredentialSource::FederatedManagedIdentity {
+                        spec,
+                        audience: l.cloud.value.token_exchange_audience(),
+                    }
+                } else {
+                    CredentialSource::ManagedIdentity(spec)
+                }
+            }
             Some(CredentialLayer::Certificate {
                 cert,
                 key,
@@ -147,7 +207,6 @@ impl Config {
                 password: password_source(l.password.env, l.password.stdin),
             }),
         };
-        let n = &l.network;
         Ok(Config {
             tenant,
             client_id,
@@ -155,19 +214,13 @@ impl Config {
             graph_endpoint,
             cloud: l.cloud.value,
             endpoint: l.endpoint.map(|s| s.value),
-            ca_bundle: l.ca_bundle.map(|s| s.value),
+            ca_bundle,
             credential,
             keyring,
             token_cache: l.token_cache.value,
             output: l.output.value,
             verbose: l.verbose,
-            retry: RetryPolicy::new(
-                n.max_retries.value,
-                Duration::from_secs(n.timeout.value),
-                Duration::from_secs(n.max_retry_wait.value),
-                Duration::from_secs(n.deadline.value),
-                Instant::now(),
-            ),
+            retry,
             max_response_bytes: n.max_response_mib.value * 1024 * 1024,
         })
     }
@@ -223,6 +276,27 @@ impl Config {
         let mut url = self.graph_endpoint.clone();
         url.set_path("v1.0/users");
         url
+    }
+
+    /// The tenant and client id, for what needs an app (a consent URL, the keyring slot): with
+    /// `--managed-identity` they may be absent.
+    pub fn require_app(&self) -> Result<(), ConfigError> {
+        if self.tenant.is_empty() {
+            return Err(ConfigError::MissingTenant);
+        }
+        if self.client_id.is_empty() {
+            return Err(ConfigError::MissingClientId);
+        }
+        Ok(())
+    }
+
+    /// Whether the credential is a managed identity, directly or as the app's federated one.
+    pub fn is_managed_identity(&self) -> bool {
+        matches!(
+            self.credential,
+            CredentialSource::ManagedIdentity(_)
+                | CredentialSource::FederatedManagedIdentity { .. }
+        )
     }
 
     /// The password source of the certificate credential, for a second certificate read in
@@ -316,6 +390,22 @@ pub enum ConfigError {
     StdinTwice(String, String),
     #[error("two credentials given: {0} and {1}")]
     TwoCredentials(String, String),
+    #[error("two managed identities named: {0} and {1}")]
+    TwoSelectors(String, String),
+    #[error("{0} names a managed identity, but the credential is not one")]
+    SelectorWithoutManagedIdentity(String),
+    #[error("--client-id names an app, and --managed-identity needs none")]
+    ClientIdWithManagedIdentity,
+    #[error("the managed identity's {what} (from {from}) is not valid: {why}")]
+    BadSelector {
+        what: String,
+        from: String,
+        why: &'static str,
+    },
+    #[error("a managed identity holds no certificate to sign this command's proof of possession")]
+    NoProofWithManagedIdentity,
+    #[error("with --managed-identity there is no app registration of its own")]
+    ManagedIdentityHasNoApp,
     #[error(
         "this needs a certificate credential (--cert/--key): a proof of possession is signed with it"
     )]
@@ -398,6 +488,27 @@ impl Diagnostic for ConfigError {
             }
             Self::InvalidTokenCacheEnv(_) => format!("set {ENV_TOKEN_CACHE} to off or on"),
             Self::TwoCredentials(..) => "give exactly one credential".into(),
+            Self::TwoSelectors(..) => "name one user-assigned identity: by client id, object id or resource id".into(),
+            Self::SelectorWithoutManagedIdentity(_) => format!(
+                "add {} (or {} to act as an app), or drop it",
+                names::MANAGED_IDENTITY.flag,
+                names::FEDERATED_MANAGED_IDENTITY.flag
+            ),
+            Self::ClientIdWithManagedIdentity => format!(
+                "name a user-assigned identity with {}, or act as the app with {}",
+                names::MI_CLIENT_ID.flag,
+                names::FEDERATED_MANAGED_IDENTITY.flag
+            ),
+            Self::BadSelector { .. } => "copy the id from the identity's Overview page in the portal \
+                 (client id and object (principal) id are GUIDs; the resource id starts with /subscriptions/)"
+                .into(),
+            Self::NoProofWithManagedIdentity => "Graph's addKey/removeKey need a proof signed by one of the app's \
+                 current certificates: run this once with --cert/--key, or add the certificate in the portal \
+                 (or with `az ad app credential reset --append`)"
+                .into(),
+            Self::ManagedIdentityHasNoApp => "name the app with --app-object-id, or act as the app with \
+                 --federated-managed-identity --tenant T --client-id C"
+                .into(),
             Self::InvalidThumbprint(_) => {
                 "copy the thumbprint from the app registration's Certificates & secrets".into()
             }
@@ -429,7 +540,9 @@ impl Diagnostic for ConfigError {
                 .into(),
             Self::BadToml { .. } | Self::BadProfileKey { .. } => {
                 "profile keys: tenant, client_id, cloud, authority_host, graph_endpoint, ca_bundle, certificate, \
-                 key, assertion_alg, keyring, federated_token_file (all strings)"
+                 key, assertion_alg, keyring, federated_token_file, managed_identity_client_id, \
+                 managed_identity_object_id, managed_identity_resource_id (strings); managed_identity, \
+                 federated_managed_identity (true or false)"
                     .into()
             }
             Self::SecretInProfile { .. } => "remove it; store a client secret with `graphd secret set` (the profile's \
@@ -500,8 +613,9 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::Cli;
+    use crate::cli::{ArgOrigin, Cli};
     use crate::credential::KeyringBackend;
+    use crate::credential::managed_identity::Selector;
     use crate::names::{ENV_CERT_PASSWORD, ENV_CLIENT_SECRET};
 
     const ENV_CERT_PATH: &str = names::CERT.env;
@@ -799,6 +913,135 @@ mod tests {
             parse(&["--secret-stdin"], &env(&[(ENV_TOKEN_CACHE, "maybe")])),
             Err(ConfigError::InvalidTokenCacheEnv(_))
         ));
+    }
+
+    #[test]
+    fn managed_identity_layers() {
+        const G1: &str = "6f1c1c2e-0b1a-4a43-9a55-0c2d5b8e7f10";
+        const G2: &str = "0f1c1c2e-0b1a-4a43-9a55-0c2d5b8e7f11";
+        let run = |argv: &[&str], env: &MapEnv| {
+            let mut a = vec!["graphd", "users"];
+            a.extend_from_slice(argv);
+            Config::from_args(&Cli::try_parse_from(a).unwrap().global, env)
+        };
+        let spec = |c: &Config| match &c.credential {
+            CredentialSource::ManagedIdentity(s) => (
+                s.detection.platform.name(),
+                s.chosen
+                    .as_ref()
+                    .map(|c| (c.selector.clone(), c.from.clone())),
+            ),
+            _ => panic!("not a managed identity: {}", c.credential.describe()),
+        };
+        // No tenant or client id needed; the system-assigned identity on IMDS.
+        let c = run(&["--managed-identity"], &env(&[])).unwrap();
+        assert_eq!((c.tenant.as_str(), c.client_id.as_str()), ("", ""));
+        assert_eq!(spec(&c), ("IMDS", None));
+        assert!(matches!(c.require_app(), Err(ConfigError::MissingTenant)));
+        // AZURE_CLIENT_ID names a user-assigned identity when no selector is given ...
+        let mut cli =
+            Cli::try_parse_from(["graphd", "users", "--managed-identity", "--client-id", G1])
+                .unwrap();
+        cli.global
+            .origins
+            .insert("client_id".into(), ArgOrigin::Env);
+        let c = Config::from_args(&cli.global, &env(&[])).unwrap();
+        assert_eq!(
+            spec(&c).1,
+            Some((Selector::ClientId(G1.into()), "env AZURE_CLIENT_ID".into()))
+        );
+        // ... and an explicit selector beats it.
+        cli.global.managed_identity_object_id = Some(G2.into());
+        let c = Config::from_args(&cli.global, &env(&[])).unwrap();
+        assert_eq!(
+            spec(&c).1,
+            Some((
+                Selector::ObjectId(G2.into()),
+                "flag --managed-identity-object-id".into()
+            ))
+        );
+        // --client-id by flag names an app: refused with a plain managed identity.
+        assert!(matches!(
+            run(&["--managed-identity", "--client-id", G1], &env(&[])),
+            Err(ConfigError::ClientIdWithManagedIdentity)
+        ));
+        assert!(matches!(
+            run(
+                &[
+                    "--managed-identity",
+                    "--managed-identity-client-id",
+                    G1,
+                    "--managed-identity-resource-id",
+                    "/subscriptions/x"
+                ],
+                &env(&[])
+            ),
+            Err(ConfigError::TwoSelectors(..))
+        ));
+        assert!(matches!(
+            run(&["--secret-stdin", "--managed-identity-client-id", G1, "--tenant", "t", "--client-id", "c"], &env(&[])),
+            Err(ConfigError::SelectorWithoutManagedIdentity(f)) if f == "--managed-identity-client-id"
+        ));
+        assert!(matches!(
+            run(
+                &["--managed-identity", "--managed-identity-client-id", "nope"],
+                &env(&[])
+            ),
+            Err(ConfigError::BadSelector { .. })
+        ));
+        match run(&["--managed-identity"], &env(&[(ENV_CLIENT_SECRET, "s")])) {
+            Err(ConfigError::TwoCredentials(a, b)) => {
+                assert_eq!(
+                    (a.as_str(), b.as_str()),
+                    ("AZURE_CLIENT_SECRET (env)", "--managed-identity")
+                )
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        assert!(matches!(
+            run(
+                &["--managed-identity", "--federated-managed-identity"],
+                &env(&[])
+            ),
+            Err(ConfigError::TwoCredentials(..))
+        ));
+        // The platform comes from the environment.
+        let c = run(
+            &["--managed-identity"],
+            &env(&[
+                ("IDENTITY_ENDPOINT", "http://127.0.0.1:41741/MSI/token/"),
+                ("IDENTITY_HEADER", "h"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(spec(&c).0, "App Service");
+        // The federated form is the app's: tenant and client id needed, AZURE_CLIENT_ID is the
+        // app, and the audience is the cloud's.
+        assert!(matches!(
+            run(&["--federated-managed-identity"], &env(&[])),
+            Err(ConfigError::MissingTenant)
+        ));
+        let c = run(
+            &[
+                "--federated-managed-identity",
+                "--tenant",
+                "t",
+                "--client-id",
+                G1,
+                "--cloud",
+                "usgov",
+            ],
+            &env(&[]),
+        )
+        .unwrap();
+        match &c.credential {
+            CredentialSource::FederatedManagedIdentity { spec, audience } => {
+                assert_eq!(*audience, "api://AzureADTokenExchangeUSGov");
+                assert!(spec.chosen.is_none(), "the app's client id is no selector");
+            }
+            _ => panic!("federated managed identity"),
+        }
+        assert_eq!(c.client_id, G1);
     }
 
     #[test]

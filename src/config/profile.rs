@@ -13,6 +13,10 @@
 //! client_id = "00000000-0000-0000-0000-000000000000"
 //! cloud = "public"                    # or authority_host / graph_endpoint
 //! certificate = "/etc/graphd/cert.pem" # + key = "/etc/graphd/key.pem"
+//!
+//! [profiles.vm]
+//! managed_identity = true              # a boolean, or "true"
+//! managed_identity_client_id = "..."   # or _object_id / _resource_id; none: system-assigned
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -20,6 +24,7 @@ use std::path::{Path, PathBuf};
 use super::ConfigError;
 use super::env::Env;
 use crate::cloud::Cloud;
+use crate::credential::managed_identity::Selector;
 use crate::credential::{AssertionAlg, KeyringBackend};
 
 /// One profile, checked.
@@ -38,9 +43,24 @@ pub struct Profile {
     pub assertion_alg: Option<AssertionAlg>,
     pub keyring: Option<KeyringBackend>,
     pub federated_token_file: Option<PathBuf>,
+    /// `managed_identity = true`.
+    pub managed_identity: bool,
+    /// `federated_managed_identity = true`.
+    pub federated_managed_identity: bool,
+    /// A user-assigned identity and the key that named it.
+    pub managed_identity_selector: Option<(Selector, &'static str)>,
 }
 
-const KEYS: [&str; 12] = [
+/// Keys whose value is a boolean (`true`, or the string `"true"`).
+const BOOL_KEYS: [&str; 2] = ["managed_identity", "federated_managed_identity"];
+/// Keys naming a user-assigned managed identity.
+const SELECTOR_KEYS: [&str; 3] = [
+    "managed_identity_client_id",
+    "managed_identity_object_id",
+    "managed_identity_resource_id",
+];
+
+const KEYS: [&str; 17] = [
     "tenant",
     "client_id",
     "cloud",
@@ -53,6 +73,11 @@ const KEYS: [&str; 12] = [
     "keyring",
     "federated_token_file",
     "description",
+    "managed_identity",
+    "federated_managed_identity",
+    "managed_identity_client_id",
+    "managed_identity_object_id",
+    "managed_identity_resource_id",
 ];
 
 /// Key names that would hold a secret value: refused, with the way to do it instead.
@@ -184,6 +209,19 @@ pub fn parse(
         if !KEYS.contains(&key.as_str()) {
             return Err(wrong(full, "is not a profile key"));
         }
+        if let Some(&k) = BOOL_KEYS.iter().find(|k| **k == key.as_str()) {
+            let on = match value {
+                toml::Value::Boolean(b) => *b,
+                toml::Value::String(v) if v == "true" => true,
+                toml::Value::String(v) if v == "false" => false,
+                _ => return Err(wrong(full, "must be true or false")),
+            };
+            match k {
+                "managed_identity" => p.managed_identity = on,
+                _ => p.federated_managed_identity = on,
+            }
+            continue;
+        }
         let s = value
             .as_str()
             .ok_or_else(|| wrong(full.clone(), "must be a string"))?
@@ -220,6 +258,20 @@ pub fn parse(
                 })?)
             }
             "federated_token_file" => p.federated_token_file = Some(file()),
+            k if SELECTOR_KEYS.contains(&k) => {
+                let (selector, k) = match k {
+                    "managed_identity_client_id" => (Selector::ClientId(s), SELECTOR_KEYS[0]),
+                    "managed_identity_object_id" => (Selector::ObjectId(s), SELECTOR_KEYS[1]),
+                    _ => (Selector::ResourceId(s), SELECTOR_KEYS[2]),
+                };
+                if p.managed_identity_selector.is_some() {
+                    return Err(wrong(
+                        format!("profiles.{name}"),
+                        "names more than one user-assigned managed identity; keep one",
+                    ));
+                }
+                p.managed_identity_selector = Some((selector, k));
+            }
             _ => {} // description
         }
     }
@@ -229,10 +281,40 @@ pub fn parse(
             "needs `certificate` too",
         ));
     }
-    if p.certificate.is_some() && p.federated_token_file.is_some() {
+    let credentials: Vec<&str> = [
+        ("certificate", p.certificate.is_some()),
+        ("federated_token_file", p.federated_token_file.is_some()),
+        ("managed_identity", p.managed_identity),
+        ("federated_managed_identity", p.federated_managed_identity),
+    ]
+    .into_iter()
+    .filter_map(|(k, on)| on.then_some(k))
+    .collect();
+    if let [a, b, ..] = credentials.as_slice() {
+        return Err(ConfigError::BadProfileKey {
+            path: path.to_path_buf(),
+            key: format!("profiles.{name}"),
+            why: if (*a, *b) == ("certificate", "federated_token_file") {
+                "names two credentials (certificate and federated_token_file); keep one"
+            } else {
+                "names two credentials (of certificate, federated_token_file, managed_identity, federated_managed_identity); keep one"
+            },
+        });
+    }
+    if let Some((_, key)) = &p.managed_identity_selector
+        && !p.managed_identity
+        && !p.federated_managed_identity
+    {
         return Err(wrong(
-            format!("profiles.{name}"),
-            "names two credentials (certificate and federated_token_file); keep one",
+            format!("profiles.{name}.{key}"),
+            "names a managed identity, but the profile sets neither managed_identity nor federated_managed_identity",
+        ));
+    }
+    if p.managed_identity && p.client_id.is_some() {
+        return Err(wrong(
+            format!("profiles.{name}.client_id"),
+            "names an app, but managed_identity = true needs none: name a user-assigned identity with \
+             managed_identity_client_id, or set federated_managed_identity = true to act as the app",
         ));
     }
     Ok(Some(p))
@@ -332,6 +414,48 @@ keyring = "keyutils"
             parse("[profiles.a]\ncloud = \"mars\"\n", path(), Some("a")),
             Err(ConfigError::BadProfileKey { .. })
         ));
+    }
+
+    #[test]
+    fn managed_identity_profiles() {
+        let p = parse(
+            "[profiles.vm]\nmanaged_identity = true\nmanaged_identity_object_id = \"o\"\n",
+            path(),
+            Some("vm"),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(p.managed_identity && !p.federated_managed_identity);
+        assert_eq!(
+            p.managed_identity_selector,
+            Some((Selector::ObjectId("o".into()), "managed_identity_object_id"))
+        );
+        let p = parse(
+            "[profiles.a]\nfederated_managed_identity = \"true\"\ntenant = \"t\"\nclient_id = \"c\"\n",
+            path(),
+            Some("a"),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(p.federated_managed_identity);
+        for bad in [
+            "managed_identity = 1",
+            "managed_identity = \"yes\"",
+            "managed_identity = true\ncertificate = \"c.pem\"",
+            "managed_identity = true\nfederated_managed_identity = true",
+            "managed_identity_client_id = \"c\"",
+            "managed_identity = true\nmanaged_identity_client_id = \"c\"\nmanaged_identity_object_id = \"o\"",
+            "managed_identity = true\nclient_id = \"app\"",
+        ] {
+            let text = format!("[profiles.a]\n{bad}\n");
+            assert!(
+                matches!(
+                    parse(&text, path(), Some("a")),
+                    Err(ConfigError::BadProfileKey { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

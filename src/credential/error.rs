@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::keyring::KeyringError;
+use super::managed_identity::ManagedIdentityError;
 use crate::diagnostic::Diagnostic;
 use crate::names::{self, ENV_CERT_PASSWORD, ENV_CLIENT_SECRET};
 
@@ -106,17 +107,35 @@ pub enum CredentialError {
     Crypto(#[source] openssl::error::ErrorStack),
     #[error("cannot sign with the private key")]
     Sign(#[source] jsonwebtoken::errors::Error),
+    #[error(transparent)]
+    ManagedIdentity(Box<ManagedIdentityError>),
+    #[error("a managed identity's token comes from its endpoint, not from Entra's token endpoint")]
+    NoClientAuth,
+}
+
+impl From<ManagedIdentityError> for CredentialError {
+    fn from(e: ManagedIdentityError) -> Self {
+        CredentialError::ManagedIdentity(Box::new(e))
+    }
 }
 
 impl CredentialError {
     /// A usage mistake rather than a bad credential: exit code 2 (`error` decides).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            Self::NoCredential { cause: None, .. }
-                | Self::PromptMismatch { .. }
-                | Self::EmptyPassword
-        )
+        match self {
+            Self::ManagedIdentity(e) => e.is_usage(),
+            _ => matches!(
+                self,
+                Self::NoCredential { cause: None, .. }
+                    | Self::PromptMismatch { .. }
+                    | Self::EmptyPassword
+            ),
+        }
+    }
+
+    /// A managed identity's endpoint kept failing (or the network did): exit code 5.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::ManagedIdentity(e) if e.is_unavailable())
     }
 }
 
@@ -197,7 +216,15 @@ impl Diagnostic for CredentialError {
                 "fix \"thumbprint\" or \"public_certificate_file\" in the parameters file so they name the same certificate"
                     .into()
             }
-            Self::Crypto(_) | Self::Sign(_) => return None,
+            Self::ManagedIdentity(e) => return e.hint(),
+            Self::Crypto(_) | Self::Sign(_) | Self::NoClientAuth => return None,
         })
+    }
+
+    fn notes(&self) -> Vec<String> {
+        match self {
+            Self::ManagedIdentity(e) => e.notes(),
+            _ => Vec::new(),
+        }
     }
 }

@@ -91,6 +91,12 @@ fn read_token(path: &Path, now: u64) -> Result<(Assertion, FederatedClaims), Cre
     Ok((Assertion::new(token.to_string()), claims))
 }
 
+/// The public claims of a JWT sent as a client assertion (a CI provider's token, a managed
+/// identity's token-exchange token), decoded without verifying the signature, for hints.
+pub fn claims_of(token: &str) -> Option<FederatedClaims> {
+    decode_claims(token)
+}
+
 /// The payload's public claims, decoded without verifying the signature.
 fn decode_claims(token: &str) -> Option<FederatedClaims> {
     let mut parts = token.split('.');

@@ -6,9 +6,12 @@
 //! certificates and keys, `checks` checks them, `thumbprint` names them, `certificate`
 //! assembles a certificate credential, `signer` signs with its key, `assertion` and `proof`
 //! make the JWTs, `federated` reads a CI provider's token, `keyring` keeps a client secret in
-//! the OS keyring, `make` and `info` serve `graphd cert new|show`. This module never sends
-//! HTTP and never caches; `token` does both. A new credential kind is a new variant of
-//! `CredentialSource` and `Credential`, and a module here.
+//! the OS keyring, `make` and `info` serve `graphd cert new|show`, `managed_identity` gets a
+//! token from the platform's identity endpoint (no stored credential). This module never sends
+//! HTTP to Entra or Graph and never caches; `token` does both. The one exception is
+//! `managed_identity`, which talks to its identity endpoint (and only to it) through its own
+//! client. A new credential kind is a new variant of `CredentialSource` and `Credential`, and a
+//! module here.
 
 pub mod assertion;
 pub mod certificate;
@@ -20,6 +23,7 @@ pub mod info;
 pub mod input;
 pub mod keyring;
 pub mod make;
+pub mod managed_identity;
 pub mod proof;
 pub mod signer;
 pub mod thumbprint;
@@ -35,6 +39,7 @@ pub use certificate::{CertSpec, CertificateCredential};
 pub use error::CredentialError;
 pub use input::{PasswordSource, Passwords};
 pub use keyring::{KeyringBackend, KeyringSlot};
+pub use managed_identity::{ManagedIdentity, ManagedIdentityError, ManagedIdentitySpec};
 
 use crate::names::ENV_CLIENT_SECRET;
 use crate::secret::{Assertion, ClientSecret};
@@ -57,6 +62,14 @@ pub enum CredentialSource {
     FederatedFile(PathBuf),
     /// None given: the secret stored by `graphd secret set`, if any.
     Keyring(KeyringSlot),
+    /// `--managed-identity`: the token comes from the platform's identity endpoint.
+    ManagedIdentity(ManagedIdentitySpec),
+    /// `--federated-managed-identity`: a managed identity's token for `audience` (the cloud's
+    /// token-exchange audience) is the client assertion of the app.
+    FederatedManagedIdentity {
+        spec: ManagedIdentitySpec,
+        audience: &'static str,
+    },
 }
 
 /// A certificate credential and where its password (if it needs one) comes from.
@@ -100,6 +113,11 @@ impl CredentialSource {
                 "client secret stored with `graphd secret set` in the {} keyring",
                 slot.backend.name()
             ),
+            Self::ManagedIdentity(spec) => format!("managed identity ({})", spec.describe()),
+            Self::FederatedManagedIdentity { spec, audience } => format!(
+                "managed identity's token for {audience} as the app's client assertion ({})",
+                spec.describe()
+            ),
         }
     }
 }
@@ -111,6 +129,15 @@ pub enum Credential {
     Certificate(Box<CertificateCredential>),
     /// A CI provider's token file, read again for every token request.
     Federated(federated::FederatedToken),
+    /// The platform's identity endpoint gives the token itself (`token::obtain` asks it, not
+    /// Entra, and caches nothing).
+    ManagedIdentity(Box<ManagedIdentity>),
+    /// A managed identity's token for `audience`, asked for on every token request, is the
+    /// client assertion of the app.
+    FederatedManagedIdentity {
+        identity: Box<ManagedIdentity>,
+        audience: &'static str,
+    },
 }
 
 /// The client-authentication part of a token request.
@@ -175,6 +202,15 @@ impl Credential {
                 CertificateCredential::load(spec, &mut passwords, now)
                     .map(|c| Credential::Certificate(Box::new(c)))
             }
+            CredentialSource::ManagedIdentity(spec) => Ok(Credential::ManagedIdentity(Box::new(
+                ManagedIdentity::load(spec, false)?,
+            ))),
+            CredentialSource::FederatedManagedIdentity { spec, audience } => {
+                Ok(Credential::FederatedManagedIdentity {
+                    identity: Box::new(ManagedIdentity::load(spec, true)?),
+                    audience,
+                })
+            }
         }
     }
 
@@ -192,12 +228,32 @@ impl Credential {
             }
             // Read again for every request: the CI provider may have rotated it.
             Credential::Federated(f) => f.read(now).map(|(a, _)| ClientAuth::Assertion(a)),
+            // Asked for again on every request (the endpoint caches it, and renews it in time).
+            Credential::FederatedManagedIdentity { identity, audience } => {
+                let t = identity.token(audience)?;
+                Ok(ClientAuth::Assertion(Assertion::new(
+                    t.access_token.expose().to_string(),
+                )))
+            }
+            Credential::ManagedIdentity(_) => Err(CredentialError::NoClientAuth),
+        }
+    }
+
+    /// The managed identity whose endpoint gives the token itself (not the federated mode,
+    /// whose token comes from Entra).
+    pub fn managed_identity(&self) -> Option<&ManagedIdentity> {
+        match self {
+            Credential::ManagedIdentity(m) => Some(m),
+            _ => None,
         }
     }
 
     /// The secret material the token cache derives its key from: reading a cached token
     /// needs what could mint one. For a certificate, the key and the certificate.
-    /// `None` for a federated token: its tokens are never cached across processes.
+    /// `None` for a federated token, and for a managed identity as an app's federated
+    /// credential: there is no secret of graphd's to derive a key from (the identity's token
+    /// changes whenever the platform renews it), so their tokens are never cached across
+    /// processes. (A plain managed identity never reaches the cache at all.)
     pub fn cache_material(
         &self,
         binding: &str,
@@ -210,7 +266,9 @@ impl Credential {
                 m.extend_from_slice(c.thumbprint_hex().as_bytes());
                 Ok(Some(m))
             }
-            Credential::Federated(_) => Ok(None),
+            Credential::Federated(_)
+            | Credential::ManagedIdentity(_)
+            | Credential::FederatedManagedIdentity { .. } => Ok(None),
         }
     }
 
@@ -227,6 +285,9 @@ impl Credential {
         match self {
             Credential::Certificate(c) => format!("cert:{}", c.thumbprint_hex()),
             Credential::Secret(_) | Credential::Federated(_) => "secret".into(),
+            Credential::ManagedIdentity(_) | Credential::FederatedManagedIdentity { .. } => {
+                "managed-identity".into()
+            }
         }
     }
 
@@ -238,6 +299,11 @@ impl Credential {
                 format!("certificate with SHA-1 thumbprint {}", c.thumbprint_hex())
             }
             Credential::Federated(f) => format!("federated token from {}", f.path.display()),
+            Credential::ManagedIdentity(m) => m.describe(),
+            Credential::FederatedManagedIdentity { identity, audience } => format!(
+                "{}'s token for {audience} as the client assertion",
+                identity.describe()
+            ),
         }
     }
 }

@@ -60,6 +60,8 @@ pub struct HintContext {
     pub x5t_s256: Option<String>,
     /// The federated token's public claims, to compare with the app's federated credential.
     pub federated: Option<FederatedClaims>,
+    /// The federated token was a managed identity's (`--federated-managed-identity`).
+    pub managed_identity: bool,
 }
 
 impl std::fmt::Display for EntraError {
@@ -175,6 +177,14 @@ pub fn code_hint(code: u64, c: &HintContext) -> Option<String> {
             let (iss, sub, aud) = c.federated.as_ref().map_or(("-".into(), "-".into(), "-".into()), |f| {
                 (f.iss.clone().unwrap_or_default(), f.sub.clone().unwrap_or_default(), f.audience())
             });
+            if c.managed_identity {
+                return Some(format!(
+                    "app {} does not trust this managed identity: add a federated credential to it \
+                     (portal: Certificates & secrets > Federated credentials > Managed identity) with \
+                     issuer {iss}, subject {sub} (the identity's object id), audience {aud}",
+                    c.client_id
+                ));
+            }
             format!(
                 "no federated identity credential on the app matches this token (issuer {iss}, subject {sub}, \
                  audience {aud}): add one under Certificates & secrets > Federated credentials, with audience \

@@ -19,7 +19,9 @@ use url::Url;
 use self::cache::{CacheKey, TokenCache};
 pub use self::entra::{EntraError, HintContext};
 
-use crate::credential::{ClientAuth, Credential, CredentialError, JWT_BEARER};
+use crate::credential::{
+    ClientAuth, Credential, CredentialError, JWT_BEARER, ManagedIdentity, federated,
+};
 use crate::diagnostic::Diagnostic;
 use crate::http::Http;
 use crate::retry::{self, RetryError, RetryPolicy};
@@ -168,6 +170,9 @@ pub fn obtain(
     request: &TokenRequest,
     credential: &Credential,
 ) -> Result<Token, TokenError> {
+    if let Some(mi) = credential.managed_identity() {
+        return from_managed_identity(mi, request);
+    }
     let fetch = || request_token(http, request, credential);
     match cache_slot(request, credential) {
         Some((cache, key)) => cache.get_or_fetch(&key, SystemTime::now, fetch),
@@ -182,6 +187,9 @@ pub fn obtain_fresh(
     request: &TokenRequest,
     credential: &Credential,
 ) -> Result<Token, TokenError> {
+    if let Some(mi) = credential.managed_identity() {
+        return from_managed_identity(mi, request);
+    }
     let token = request_token(http, request, credential)?;
     if let Some((cache, key)) = cache_slot(request, credential)
         && let Err(e) = cache.store(&key, &token)
@@ -189,6 +197,27 @@ pub fn obtain_fresh(
         warn!(target: "graphd::cache", "cannot write the token cache: {e}");
     }
     Ok(token)
+}
+
+/// A managed identity's token, from its endpoint for the scope's resource (`https://graph.microsoft.com`,
+/// not `.../.default`). Never cached across runs: the endpoint caches tokens itself, and graphd
+/// holds no secret to key a cache entry with.
+fn from_managed_identity(
+    mi: &ManagedIdentity,
+    request: &TokenRequest,
+) -> Result<Token, TokenError> {
+    let resource = request
+        .scope
+        .strip_suffix("/.default")
+        .unwrap_or(&request.scope);
+    let t = mi
+        .token(resource)
+        .map_err(|e| TokenError::Credential(e.into()))?;
+    Ok(Token {
+        access_token: t.access_token,
+        expires_on: t.expires_on,
+        refresh_on: None,
+    })
 }
 
 /// The cache and this credential's entry in it, when the cache is on and usable.
@@ -210,7 +239,13 @@ fn cache_slot(request: &TokenRequest, credential: &Credential) -> Option<(TokenC
     let material = match credential.cache_material(&binding) {
         Ok(Some(m)) => m,
         Ok(None) => {
-            info!(target: "graphd::cache", "federated credentials are not cached across processes");
+            let what = match credential {
+                Credential::FederatedManagedIdentity { .. } => {
+                    "tokens got with a managed identity's federated credential are"
+                }
+                _ => "federated credentials are",
+            };
+            info!(target: "graphd::cache", "{what} not cached across processes");
             return None;
         }
         Err(e) => {
@@ -271,7 +306,7 @@ pub fn request_token(
         Ok(body) => Err(TokenError::Entra(Box::new(EntraError::new(
             reply.status,
             body,
-            hint_context(request, credential),
+            hint_context(request, credential, &auth),
             reply.attempts,
         )))),
         Err(_) => Err(TokenError::Status {
@@ -282,16 +317,18 @@ pub fn request_token(
     }
 }
 
-fn hint_context(request: &TokenRequest, credential: &Credential) -> HintContext {
+fn hint_context(request: &TokenRequest, credential: &Credential, auth: &ClientAuth) -> HintContext {
     let (thumbprint, x5t_s256) = match credential {
         Credential::Certificate(c) => (Some(c.thumbprint_hex()), c.x5t_s256()),
-        Credential::Secret(_) | Credential::Federated(_) => (None, None),
+        _ => (None, None),
     };
-    let federated = match credential {
-        Credential::Federated(f) => f
-            .read(time::unix_secs(SystemTime::now()))
-            .ok()
-            .map(|(_, c)| c),
+    // The public claims of the federated token that was sent, to compare with the app's
+    // federated credentials.
+    let federated = match (credential, auth) {
+        (
+            Credential::Federated(_) | Credential::FederatedManagedIdentity { .. },
+            ClientAuth::Assertion(a),
+        ) => federated::claims_of(a.expose()),
         _ => None,
     };
     HintContext {
@@ -301,6 +338,7 @@ fn hint_context(request: &TokenRequest, credential: &Credential) -> HintContext 
         thumbprint,
         x5t_s256,
         federated,
+        managed_identity: matches!(credential, Credential::FederatedManagedIdentity { .. }),
     }
 }
 

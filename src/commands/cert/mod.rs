@@ -3,6 +3,11 @@
 //! `new` and `show` need no tenant or network; `list`, `add`, `remove` and `rotate` roll the
 //! app's own certificates through Graph's application API (PROTOCOL.md §7), authenticated and
 //! proven by the current certificate.
+//!
+//! With a managed identity: `list` works (as the app with `--federated-managed-identity`; with
+//! `--managed-identity` for the app named by `--app-object-id`, if the identity may read it).
+//! `add`, `remove` and `rotate` are refused before anything is sent: Graph's addKey/removeKey
+//! want a proof signed by a certificate the app already holds, and a managed identity holds none.
 
 mod add;
 mod list;
@@ -31,10 +36,19 @@ pub fn run(cmd: &CertCommand, global: &GlobalArgs, env: &dyn Env) -> Result<(), 
         CertCommand::New(args) => new::run(args, env),
         CertCommand::Show(args) => show::run(args, global, env),
         CertCommand::List(args) => list::run(&Config::from_args(global, env)?, args),
-        CertCommand::Add(args) => add::run(&Config::from_args(global, env)?, args),
-        CertCommand::Remove(args) => remove::run(&Config::from_args(global, env)?, args),
-        CertCommand::Rotate(args) => rotate::run(&Config::from_args(global, env)?, args),
+        CertCommand::Add(args) => add::run(&proving(Config::from_args(global, env)?)?, args),
+        CertCommand::Remove(args) => remove::run(&proving(Config::from_args(global, env)?)?, args),
+        CertCommand::Rotate(args) => rotate::run(&proving(Config::from_args(global, env)?)?, args),
     }
+}
+
+/// A configuration that can sign a proof of possession: not a managed identity's (refused
+/// before any request, rather than after a token was fetched for nothing).
+fn proving(config: Config) -> Result<Config, Error> {
+    if config.is_managed_identity() {
+        return Err(ConfigError::NoProofWithManagedIdentity.into());
+    }
+    Ok(config)
 }
 
 /// What the key-management commands share: a client, a token for the current credential, the
@@ -52,6 +66,10 @@ impl<'a> Session<'a> {
         config: &Config,
         app_object_id: Option<&str>,
     ) -> Result<Session<'a>, Error> {
+        // A plain managed identity is no app: it has no application object to look up.
+        if app_object_id.is_none() && config.client_id.is_empty() {
+            return Err(ConfigError::ManagedIdentityHasNoApp.into());
+        }
         let tokens = super::session::tokens(http, config)?;
         let target = config.graph_target();
         let object_id = match app_object_id {
