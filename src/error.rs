@@ -219,6 +219,28 @@ mod tests {
             source: Box::new(Error::from(GraphError::NoObjectId)),
         };
         assert_eq!(rotation.exit_code(), 4);
+        // A managed identity: the environment (2), the identity (3), the endpoint failing (5),
+        // whether met while loading the credential or while getting a token.
+        use crate::credential::ManagedIdentityError as Mi;
+        let mi = |e: Mi| Error::from(CredentialError::from(e)).exit_code();
+        let token = |e: Mi| Error::from(TokenError::Credential(e.into())).exit_code();
+        assert_eq!(mi(Mi::AzureMl), 2);
+        assert_eq!(token(Mi::CloudShellNotFederated), 2);
+        let not_found = || Mi::IdentityNotFound {
+            platform: "IMDS",
+            sent: None,
+            from: None,
+            summary: None,
+        };
+        assert_eq!((mi(not_found()), token(not_found())), (3, 3));
+        let unavailable = || Mi::Unavailable {
+            platform: "IMDS",
+            status: 503,
+            attempts: 5,
+            code: None,
+            summary: None,
+        };
+        assert_eq!((mi(unavailable()), token(unavailable())), (5, 5));
         assert_eq!(Outcome::Absent.exit_code(), 1);
     }
 

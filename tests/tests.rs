@@ -11,6 +11,8 @@
 //! - `formats`: table snapshots, CSV/TSV, colour, completions, man page, `--help`
 //! - `faults`: every emulator fault (throttling, outages, resets, stalls, hostile links, revoked
 //!   tokens) with exit code, output, request count and time bound, each checked for leaks
+//! - `managed_identity`: every managed-identity source and selector, a managed identity as the
+//!   app's federated credential, Arc's challenge-file rules, retries and their bounds
 //! - `network`: HTTPS_PROXY / NO_PROXY through a CONNECT proxy, retried and unretried transport
 //!   failures, the documented defaults, no core dumps
 

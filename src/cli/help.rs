@@ -32,6 +32,7 @@ pub const TOKEN_EXAMPLES: &str = "\
 Examples:
   graphd token | jq -r .accessToken | other-tool --token-stdin
   graphd token --scope https://graph.microsoft.com/.default --no-token-cache
+  graphd token --managed-identity --managed-identity-client-id GUID   # expiresOn from the endpoint
   curl -H @<(graphd token | jq -r '\"Authorization: Bearer \" + .accessToken') https://graph.microsoft.com/v1.0/organization";
 
 pub const CONSENT_EXAMPLES: &str = "\
@@ -80,7 +81,8 @@ An app may roll its own keys without any admin permission, but only while it hol
 registered certificate: these commands authenticate with --cert/--key (the current one) and
 sign a proof of possession with it. The application *object* id (not the client id) is read
 from Graph when it allows, else give --app-object-id (portal: App registrations > the app >
-Overview > Object ID).
+Overview > Object ID). A managed identity holds no certificate: with one, `list` works
+(as the app with --federated-managed-identity) and add/remove/rotate are refused.
 
 Examples:
   graphd cert list --cert cur.pem --key cur.key
@@ -111,4 +113,5 @@ graphd sends `ConsistencyLevel: eventual` on every page (and $count=true) for th
 Examples:
   AZURE_CLIENT_SECRET=... graphd users --tenant T --client-id C
   graphd users --cert cert.pem --key key.pem -o csv --select id,displayName,mail > users.csv
+  graphd users --managed-identity              # on Azure: no stored credential at all
   graphd users --search 'displayName:ada' --orderby displayName --count -o table";

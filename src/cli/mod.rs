@@ -26,7 +26,7 @@ use crate::term::ColorChoice;
     version,
     about,
     long_about = "graphd gets an app-only access token from Microsoft Entra ID (OAuth 2.0 client \
-credentials) and calls Microsoft Graph with it. Secrets are never taken from argv, never \
+credentials), or from an Azure managed identity, and calls Microsoft Graph with it. Secrets are never taken from argv, never \
 logged and never written in plain text.",
     after_help = EXIT_CODES,
     propagate_version = true
@@ -189,6 +189,8 @@ pub struct GlobalArgs {
         long,
         env = names::MANAGED_IDENTITY.env,
         global = true,
+        // `=1` as well as `=true` (azure-identity's style for switches).
+        value_parser = clap::builder::BoolishValueParser::new(),
         help_heading = "Credentials"
     )]
     pub managed_identity: bool,
@@ -199,6 +201,8 @@ pub struct GlobalArgs {
         long,
         env = names::FEDERATED_MANAGED_IDENTITY.env,
         global = true,
+        // `=1` as well as `=true` (azure-identity's style for switches).
+        value_parser = clap::builder::BoolishValueParser::new(),
         help_heading = "Credentials"
     )]
     pub federated_managed_identity: bool,

@@ -301,7 +301,7 @@ impl Credential {
             Credential::Federated(f) => format!("federated token from {}", f.path.display()),
             Credential::ManagedIdentity(m) => m.describe(),
             Credential::FederatedManagedIdentity { identity, audience } => format!(
-                "{}'s token for {audience} as the client assertion",
+                "a token for {audience} from the {} as the client assertion",
                 identity.describe()
             ),
         }

@@ -150,6 +150,7 @@ impl Diagnostic for TokenError {
                 ..
             } => vec![format!("request id: {r}")],
             TokenError::Send(e) => e.notes(),
+            TokenError::Credential(e) => e.notes(),
             _ => Vec::new(),
         }
     }

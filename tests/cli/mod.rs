@@ -5,6 +5,7 @@ mod commands;
 mod faults;
 mod formats;
 mod keyring;
+mod managed_identity;
 mod network;
 mod params;
 mod redaction;

@@ -202,6 +202,20 @@ impl Diagnostic for ManagedIdentityError {
             Self::Refused { status: 400 | 500, summary: Some(s), .. } if s.contains("AADSTS500011") => {
                 "Entra does not know that resource in the identity's tenant: check --graph-endpoint / --cloud".into()
             }
+            // No error body of IMDS's shape: something else answers at its address.
+            Self::Refused {
+                platform: "IMDS",
+                code: None,
+                ..
+            }
+            | Self::Unavailable {
+                platform: "IMDS",
+                code: None,
+                summary: None,
+                ..
+            } => "the answer has no IMDS error body: is this running on Azure? (other clouds' metadata \
+                  services answer at 169.254.169.254 too); use another credential there"
+                .into(),
             Self::Refused { .. } => return None,
             Self::Unavailable { .. } => {
                 "the identity endpoint kept failing and graphd retried with backoff: try again later, or raise \

@@ -5,8 +5,9 @@
 //! host is 169.254.169.254 unless `AZURE_POD_IDENTITY_AUTHORITY_HOST` names another (PROTOCOL.md §8).
 //!
 //! IMDS is unreliable by design: `404` and `410` while it is being updated or upgraded (410
-//! "for up to 70 seconds"), `429`, `5xx`; all are retried, 404/410 past `--max-retries` for up
-//! to [`UPGRADE_WINDOW`]. `400` "Identity not found" is final.
+//! "for up to 70 seconds"), `429`, `5xx`; all are retried, and 410 past `--max-retries` for up
+//! to [`UPGRADE_WINDOW`] (a 404 is also what other clouds' metadata services answer, so it gets
+//! the ordinary backoff only). `400` "Identity not found" is final.
 
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use crate::http::Http;
 
 pub const API_VERSION: &str = "2018-02-01";
 
-/// How long IMDS's 404/410 are retried in all (the docs: it is back "within 70 seconds").
+/// How long IMDS's 410 is retried in all (the docs: it is back "within 70 seconds").
 pub const UPGRADE_WINDOW: Duration = Duration::from_secs(70);
 
 /// The request for `resource`, naming `selector`'s identity if any.

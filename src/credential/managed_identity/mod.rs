@@ -324,14 +324,16 @@ impl ManagedIdentity {
 
     /// A token for `resource` (a resource such as `https://graph.microsoft.com`, not a scope).
     pub fn token(&self, resource: &str) -> Result<MiToken, ManagedIdentityError> {
+        let who = match (&self.endpoint, &self.chosen) {
+            (Endpoint::CloudShell(_), _) => "the signed-in user".to_string(),
+            (_, None) => "system-assigned identity".to_string(),
+            (_, Some(c)) => format!("user-assigned identity, {}", c.selector),
+        };
         info!(
             target: "graphd::credential",
-            "asking {} at {} for a token for {resource} ({})",
+            "asking {} at {} for a token for {resource} ({who})",
             self.platform,
             self.url,
-            self.chosen
-                .as_ref()
-                .map_or("system-assigned identity".into(), |c| format!("user-assigned identity, {}", c.selector))
         );
         if self.is_delegated() {
             info!(
@@ -395,7 +397,10 @@ impl ManagedIdentity {
             s @ 500..=599 => Some(format!("HTTP {s}")),
             _ => None,
         };
-        let persist = |r: &Reply| matches!(r.status, 404 | 410);
+        // Only 410 ("upgrading, back within 70 s") outlasts --max-retries: a 404 is retried
+        // with backoff like a 5xx, so another cloud's metadata service (which answers 404 at
+        // 169.254.169.254) fails in seconds, not in 70.
+        let persist = |r: &Reply| r.status == 410;
         let rules = Rules {
             also_retry: &also,
             persist: imds.then_some((&persist as &dyn Fn(&Reply) -> bool, imds::UPGRADE_WINDOW)),
