@@ -114,7 +114,11 @@ impl TokenSource for Tokens<'_> {
             return Ok(None);
         }
         self.renewals.set(self.renewals.get() + 1);
-        info!(target: "graphd::token", "Graph refused the access token (401); getting a fresh one from Entra, not the cache");
+        if self.credential.managed_identity().is_some() {
+            info!(target: "graphd::token", "Graph refused the access token (401); asking the identity endpoint again");
+        } else {
+            info!(target: "graphd::token", "Graph refused the access token (401); getting a fresh one from Entra, not the cache");
+        }
         let fresh = Current::new(
             super::obtain_fresh(self.http, &self.request, &self.credential)?,
             SystemTime::now(),

@@ -121,7 +121,7 @@ pub fn read_challenge(realm: &str, dir: &Path) -> Result<ArcSecret, ManagedIdent
     {
         return Err(refuse("it has a . or .. component"));
     }
-    if path.parent() != Some(dir) {
+    if !path.parent().is_some_and(|p| same_dir(p, dir)) {
         return Err(refuse(&format!(
             "it is not directly in the agent's token directory {}",
             dir.display()
@@ -134,17 +134,25 @@ pub fn read_challenge(realm: &str, dir: &Path) -> Result<ArcSecret, ManagedIdent
     if !key {
         return Err(refuse("its name does not end in .key"));
     }
-    // The directory's own path must not pass through a symbolic link: if it resolves anywhere
-    // but to itself, a link in it could lead out.
-    match std::fs::canonicalize(dir) {
-        Ok(real) if real == dir => {}
-        Ok(_) => {
-            return Err(refuse(&format!(
-                "the token directory {} is reached through a symbolic link",
-                dir.display()
-            )));
+    // The directory's own path must not pass through a symbolic link (looked at without
+    // following any): a link in it could lead anywhere.
+    for ancestor in dir.ancestors() {
+        match std::fs::symlink_metadata(ancestor) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(refuse(&format!(
+                    "the token directory {} is reached through a symbolic link ({})",
+                    dir.display(),
+                    ancestor.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(refuse(&format!(
+                    "cannot look at {} ({e})",
+                    ancestor.display()
+                )));
+            }
         }
-        Err(e) => return Err(refuse(&format!("cannot read the token directory ({e})"))),
     }
     let (mut file, meta) = files::open_plain_file(path).map_err(|e| match e {
         PlainFileError::Symlink => refuse("it is a symbolic link"),
@@ -171,6 +179,21 @@ pub fn read_challenge(realm: &str, dir: &Path) -> Result<ArcSecret, ManagedIdent
         return Err(refuse("its content cannot be sent in a header"));
     }
     Ok(ArcSecret::new(text.to_string()))
+}
+
+/// Whether two directory paths are the same, as the platform compares names (Windows: without
+/// regard to ASCII case).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    #[cfg(windows)]
+    {
+        a.as_os_str()
+            .to_string_lossy()
+            .eq_ignore_ascii_case(&b.as_os_str().to_string_lossy())
+    }
+    #[cfg(not(windows))]
+    {
+        a == b
+    }
 }
 
 #[cfg(all(test, unix))]
