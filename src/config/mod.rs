@@ -1010,11 +1010,13 @@ mod tests {
             &["--managed-identity"],
             &env(&[
                 ("IDENTITY_ENDPOINT", "http://127.0.0.1:41741/MSI/token/"),
-                ("IDENTITY_HEADER", "h"),
+                ("IDENTITY_HEADER", "canary-identity-header"),
             ]),
         )
         .unwrap();
         assert_eq!(spec(&c).0, "App Service");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("canary") && shown.contains("App Service"), "{shown}");
         // The federated form is the app's: tenant and client id needed, AZURE_CLIENT_ID is the
         // app, and the audience is the cloud's.
         assert!(matches!(

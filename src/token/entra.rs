@@ -60,8 +60,10 @@ pub struct HintContext {
     pub x5t_s256: Option<String>,
     /// The federated token's public claims, to compare with the app's federated credential.
     pub federated: Option<FederatedClaims>,
-    /// The federated token was a managed identity's (`--federated-managed-identity`).
+    /// The federated token was a managed identity's (`--federated-managed-identity`) ...
     pub managed_identity: bool,
+    /// ... its system-assigned one (Microsoft documents user-assigned ones only for this).
+    pub system_assigned: bool,
 }
 
 impl std::fmt::Display for EntraError {
@@ -180,9 +182,15 @@ pub fn code_hint(code: u64, c: &HintContext) -> Option<String> {
             if c.managed_identity {
                 return Some(format!(
                     "app {} does not trust this managed identity: add a federated credential to it \
-                     (portal: Certificates & secrets > Federated credentials > Managed identity) with \
-                     issuer {iss}, subject {sub} (the identity's object id), audience {aud}",
-                    c.client_id
+                     (portal: Certificates & secrets > Federated credentials > Add credential) with \
+                     issuer {iss}, subject {sub} (the identity's object id), audience {aud}{}",
+                    c.client_id,
+                    if c.system_assigned {
+                        "; Microsoft documents only user-assigned identities for this: name one with \
+                         --managed-identity-client-id"
+                    } else {
+                        ""
+                    }
                 ));
             }
             format!(

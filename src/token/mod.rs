@@ -340,6 +340,10 @@ fn hint_context(request: &TokenRequest, credential: &Credential, auth: &ClientAu
         x5t_s256,
         federated,
         managed_identity: matches!(credential, Credential::FederatedManagedIdentity { .. }),
+        system_assigned: matches!(
+            credential,
+            Credential::FederatedManagedIdentity { identity, .. } if identity.is_system_assigned()
+        ),
     }
 }
 

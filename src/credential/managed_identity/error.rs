@@ -195,6 +195,13 @@ impl Diagnostic for ManagedIdentityError {
                      Identity > System assigned), or name a user-assigned one with {selectors}"
                 ),
             },
+            Self::Refused {
+                status: 401,
+                platform: "Azure Arc",
+                ..
+            } => "Azure Arc did not accept the challenge file's content: run graphd again (each challenge \
+                  names a new file), as a user who may read the agent's token directory"
+                .into(),
             Self::Refused { status: 401, .. } => format!(
                 "the endpoint did not accept {ENV_IDENTITY_HEADER}: the platform rotates it; run graphd with the \
                  environment the platform gives the process now"

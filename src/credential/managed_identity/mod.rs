@@ -317,6 +317,11 @@ impl ManagedIdentity {
         matches!(self.endpoint, Endpoint::CloudShell(_))
     }
 
+    /// Whether no user-assigned identity was named (the system-assigned one is asked for).
+    pub fn is_system_assigned(&self) -> bool {
+        self.chosen.is_none()
+    }
+
     /// The identity endpoint's URL.
     pub fn endpoint(&self) -> &str {
         &self.url
