@@ -24,9 +24,6 @@
 //! self-signed certificate — serving one system-assigned and two user-assigned identities whose
 //! tokens Graph accepts, and the token-exchange token the main app's federated credential trusts.
 
-#![forbid(unsafe_code)]
-#![deny(clippy::print_stdout, clippy::print_stderr)]
-
 mod applications;
 mod assertion;
 mod authority;

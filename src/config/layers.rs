@@ -561,8 +561,14 @@ fn flag_env_credential(
     }
     one_stdin(&[
         (args.secret_stdin, names::SECRET_STDIN.flag),
-        (args.cert.as_deref() == Some(Path::new("-")), "--cert -"),
-        (args.key.as_deref() == Some(Path::new("-")), "--key -"),
+        (
+            args.cert.as_deref() == Some(Path::new("-")),
+            &format!("{} -", names::CERT.flag),
+        ),
+        (
+            args.key.as_deref() == Some(Path::new("-")),
+            &format!("{} -", names::KEY.flag),
+        ),
         (
             args.cert_password_stdin && is_cert,
             names::CERT_PASSWORD_STDIN.flag,

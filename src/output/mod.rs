@@ -162,6 +162,13 @@ pub struct Output<W: Write> {
     rows: Vec<Vec<String>>,
 }
 
+impl Output<io::StdoutLock<'static>> {
+    /// Items in `format` to standard output.
+    pub fn stdout(format: OutputFormat) -> Self {
+        Output::new(io::stdout().lock(), format)
+    }
+}
+
 impl<W: Write> Output<W> {
     pub fn new(out: W, format: OutputFormat) -> Self {
         Output {

@@ -4,6 +4,7 @@ mod ci;
 mod commands;
 mod faults;
 mod formats;
+mod help;
 mod keyring;
 mod network;
 mod params;
