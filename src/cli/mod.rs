@@ -1,6 +1,8 @@
 //! Flag spelling, help text and conflicts, as clap derive structs — nothing else.
 //!
-//! These types go no further than `config`, which turns them into a validated `Config`.
+//! These types go no further than `config` (which layers and validates them into a `Config`)
+//! and `commands` (each command's own arguments); domain enums are not defined here but in
+//! their domains, which derive `clap::ValueEnum`.
 //! Secrets never arrive here: there is no flag that takes a secret value, because argv is
 //! visible to every local user (`ps`, `/proc/PID/cmdline`). Secret *sources* (stdin, a file)
 //! are flags; the secret's value is read by `credential`.
