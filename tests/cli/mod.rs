@@ -5,6 +5,7 @@ mod commands;
 mod faults;
 mod formats;
 mod help;
+mod hostile;
 mod keyring;
 mod network;
 mod params;
