@@ -161,7 +161,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, help_heading = "Credentials")]
     pub send_x5c: bool,
 
-    /// Accept an unencrypted key file that group or others may read (refused by default, as ssh does)
+    /// Accept an unencrypted key file, or a file holding a client secret (--secret-file, a
+    /// parameters file's "secret"), that group or others may read (refused by default, as ssh does)
     #[arg(
         long,
         env = names::ALLOW_INSECURE_KEY_FILE.env,

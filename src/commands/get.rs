@@ -46,8 +46,8 @@ pub fn run(config: &Config, args: &GetArgs, version_given: bool) -> Result<(), E
     }
     let body = graph.get_with(&url, &headers)?;
     if !body.json {
-        // A photo's $value, a report's CSV: passed through as is.
-        output::bytes(&body.reply.body)?;
+        // A photo's $value, a report's CSV: passed through as is (escaped on a terminal).
+        output::body(&body.reply.body)?;
         return Ok(());
     }
     let value: serde_json::Value =

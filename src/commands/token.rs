@@ -42,6 +42,6 @@ pub fn run(config: &Config, args: &TokenArgs) -> Result<(), Error> {
         scope: &scope,
         tenant: &config.tenant,
     };
-    output::json_with(|w| serde_json::to_writer_pretty(w, &printed))?;
+    output::json(&printed)?;
     Ok(())
 }

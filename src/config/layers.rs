@@ -83,8 +83,8 @@ pub enum CredentialLayer {
     SecretEnv(ClientSecret),
     SecretStdin,
     SecretFile(PathBuf),
-    /// The parameters file's plaintext `secret`.
-    SecretParams(ClientSecret, PathBuf),
+    /// The parameters file's plaintext `secret`, the file and its permission bits.
+    SecretParams(ClientSecret, PathBuf, Option<u32>),
     /// A certificate and key, a key and the certificate's thumbprint, or both.
     Certificate {
         cert: Option<PathBuf>,
@@ -388,7 +388,9 @@ impl Layers {
             None => params
                 .as_ref()
                 .and_then(|p| p.credential.as_ref())
-                .map(|c| params_credential(c, &params_path, &pp))
+                .map(|c| {
+                    params_credential(c, &params_path, params.as_ref().and_then(|p| p.mode), &pp)
+                })
                 .transpose()?
                 .or_else(|| {
                     let p = profile.as_ref()?;
@@ -586,6 +588,7 @@ fn flag_env_credential(
 fn params_credential(
     c: &ParamsCredential,
     path: &Path,
+    mode: Option<u32>,
     origin: &dyn Fn(&'static str) -> Origin,
 ) -> Result<Sourced<CredentialLayer>, ConfigError> {
     let thumbprint = |hex: &str| {
@@ -596,6 +599,7 @@ fn params_credential(
             CredentialLayer::SecretParams(
                 ClientSecret::new(s.expose().to_string()),
                 path.to_path_buf(),
+                mode,
             ),
             origin("secret"),
         ),

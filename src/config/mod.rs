@@ -24,7 +24,7 @@ pub use layers::{CredentialLayer, Layers, Origin, Sourced};
 use crate::cli::GlobalArgs;
 use crate::cloud::Cloud;
 use crate::credential::{
-    AssertionAlg, CertSource, CertSpec, CredentialSource, KeyringSlot, PasswordSource,
+    AssertionAlg, CertSource, CertSpec, CredentialSource, KeyringSlot, PasswordSource, SecretFile,
 };
 use crate::diagnostic::Diagnostic;
 use crate::graph::Target;
@@ -128,8 +128,19 @@ impl Config {
             None => CredentialSource::Keyring(keyring.clone()),
             Some(CredentialLayer::SecretEnv(s)) => CredentialSource::SecretEnv(s),
             Some(CredentialLayer::SecretStdin) => CredentialSource::SecretStdin,
-            Some(CredentialLayer::SecretFile(p)) => CredentialSource::SecretFile(p),
-            Some(CredentialLayer::SecretParams(s, p)) => CredentialSource::SecretParams(s, p),
+            Some(CredentialLayer::SecretFile(path)) => CredentialSource::SecretFile(SecretFile {
+                path,
+                mode: None,
+                allow_insecure: l.allow_insecure_key_file.value,
+            }),
+            Some(CredentialLayer::SecretParams(s, path, mode)) => CredentialSource::SecretParams(
+                s,
+                SecretFile {
+                    path,
+                    mode,
+                    allow_insecure: l.allow_insecure_key_file.value,
+                },
+            ),
             Some(CredentialLayer::FederatedFile(p)) => CredentialSource::FederatedFile(p),
             Some(CredentialLayer::Certificate {
                 cert,

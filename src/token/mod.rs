@@ -269,8 +269,13 @@ pub fn request_token(
     };
     let transient = |reply: &crate::http::Reply| {
         let body = serde_json::from_slice::<entra::ErrorBody>(&reply.body).ok()?;
-        body.is_transient()
-            .then(|| format!("Entra answered {} ({})", reply.status, body.error))
+        body.is_transient().then(|| {
+            format!(
+                "Entra answered {} ({})",
+                reply.status,
+                crate::output::escape::terminal(&body.error)
+            )
+        })
     };
     let reply =
         retry::send(http, &request.retry, "token", &make, &transient).map_err(TokenError::Send)?;

@@ -220,3 +220,358 @@ fn symlinks_in_the_cache_are_not_followed() {
     );
     assert!(!victim.exists(), "the lock's symlink target was created");
 }
+
+/// `openssl ARGS`, which must succeed.
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        stderr_of(&out)
+    );
+}
+
+#[cfg(unix)]
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Gap 3: a PKCS#12 whose key is not in an encrypted bag, or is under the empty password,
+/// is an unprotected key: refused when others may read it, like a PEM key; a PFX whose key is
+/// encrypted under a real password is accepted at 0644, as before.
+#[cfg(unix)]
+#[test]
+fn pkcs12_keys_count_as_protected_only_when_they_are() {
+    let s = start(2);
+    let info = s.emu.info();
+    let (cert, key) = (
+        info.cert_pem.display().to_string(),
+        info.key_pem.display().to_string(),
+    );
+    let pfx = |name: &str, extra: &[&str], pass: &str| {
+        let out = s.path(name);
+        let passout = format!("pass:{pass}");
+        let mut args = vec![
+            "pkcs12", "-export", "-in", &cert, "-inkey", &key, "-passout", &passout,
+        ];
+        args.extend_from_slice(extra);
+        let o = out.display().to_string();
+        args.extend(["-out", &o]);
+        openssl(&args);
+        chmod(&out, 0o644);
+        out
+    };
+    let run = |path: &std::path::Path, password: &str| {
+        s.graphd()
+            .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", password)
+            .arg("--cert")
+            .arg(path)
+            .args(["users", "--max-items", "1"])
+            .output()
+            .unwrap()
+    };
+    let plain = pfx(
+        "plain-bags.pfx",
+        &["-keypbe", "NONE", "-certpbe", "NONE"],
+        "pw",
+    );
+    let empty = pfx("empty-password.pfx", &[], "");
+    for (path, password) in [(&plain, "pw"), (&empty, "")] {
+        let out = run(path, password);
+        let e = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(3), "{e}");
+        assert!(
+            e.contains("is readable or writable by others (mode 644)"),
+            "{e}"
+        );
+        assert!(e.contains("hint: chmod 600"), "{e}");
+    }
+    assert_eq!(s.token_requests(), 0, "nothing was sent");
+    let protected = pfx("protected.pfx", &[], "pw");
+    ok(run(&protected, "pw"));
+    chmod(&plain, 0o600);
+    ok(run(&plain, "pw"));
+}
+
+/// Gap 4: strings from a server or a file reach the terminal escaped: users' properties in
+/// every format, Graph's error message, a certificate's subject, a non-JSON body; CSV header
+/// cells get the formula guard; JSON stays valid and equal.
+#[test]
+fn output_cannot_drive_the_terminal() {
+    let s = start(2);
+    let evil = "\x1b]0;owned\x07\x1b[2J\u{9b}31m\u{202e}\x1b]8;;https://evil.example\x1b\\click";
+    let id = s
+        .emu
+        .add_user(serde_json::json!({"displayName": evil, "jobTitle": "=cmd|' /C calc'!A0"}))
+        .unwrap();
+    let raw = |out: &[u8]| {
+        let text = String::from_utf8_lossy(out);
+        text.chars()
+            .filter(|&c| {
+                (c.is_control() && c != '\n' && c != '\r' && c != '\t')
+                    || ('\u{202a}'..='\u{202e}').contains(&c)
+            })
+            .count()
+    };
+    for format in ["json", "jsonl", "table", "csv", "tsv"] {
+        let out = ok(s
+            .graphd_secret()
+            .args(["users", "-o", format, "--select", "id,displayName,jobTitle"])
+            .env("COLUMNS", "400")
+            .output()
+            .unwrap());
+        assert_eq!(
+            raw(&out.stdout),
+            0,
+            "{format}: {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        match format {
+            "json" | "jsonl" => {
+                let users = if format == "json" {
+                    json_array(&out.stdout)
+                } else {
+                    json_lines(&out.stdout)
+                };
+                let u = users.iter().find(|u| u["id"] == id).unwrap();
+                assert_eq!(u["displayName"], evil, "JSON decodes to the same string");
+            }
+            "csv" => assert!(text.contains("'=cmd|"), "{text}"),
+            _ => assert!(text.contains("\\u{1b}]0;owned"), "{format}: {text}"),
+        }
+    }
+    // CSV header cells get the formula guard too.
+    let out = ok(s
+        .graphd_secret()
+        .args([
+            "get",
+            "/users",
+            "--all",
+            "-o",
+            "csv",
+            "--columns",
+            "=1+1,displayName",
+        ])
+        .output()
+        .unwrap());
+    let header = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(header, "'=1+1,displayName");
+    // Graph's error message (it quotes the id asked for).
+    let out = s.graphd_secret().args(["user", evil]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(raw(&out.stderr), 0, "{:?}", stderr_of(&out));
+    // A certificate's subject, as `cert show` prints it.
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("evil.pem");
+    let made = s
+        .graphd()
+        .args(["cert", "new", "--subject", "CN=\x1b[2Jevil,O=\u{9b}x"])
+        .arg("--out-cert")
+        .arg(&cert)
+        .arg("--out-key")
+        .arg(dir.path().join("evil.key"))
+        .output()
+        .unwrap();
+    let made = ok(made);
+    assert_eq!(
+        raw(&made.stdout),
+        0,
+        "{:?}",
+        String::from_utf8_lossy(&made.stdout)
+    );
+    let out = ok(s
+        .graphd()
+        .args(["cert", "show"])
+        .arg(&cert)
+        .output()
+        .unwrap());
+    assert_eq!(
+        raw(&out.stdout),
+        0,
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CN=\\u{1b}[2Jevil"));
+}
+
+/// Gap 5: the key of `--thumbprint` mode is read once, through the capped reader: a key on a
+/// pipe (`/dev/fd/3`) works (the pre-read used to consume it).
+#[cfg(unix)]
+#[test]
+fn thumbprint_mode_reads_a_piped_key_once() {
+    let s = start(2);
+    let info = s.emu.info();
+    let tp = thumbprint(&info.cert_pem);
+    let key = std::fs::read(&info.key_pem).unwrap();
+    let mut cmd = s.std_graphd();
+    cmd.args([
+        "users",
+        "--max-items",
+        "1",
+        "--thumbprint",
+        &tp,
+        "--key",
+        "/dev/fd/3",
+    ]);
+    let out = with_fd3(cmd, &key);
+    ok(out);
+}
+
+/// Runs `cmd` with `data` readable on file descriptor 3 (through a shell's here-document).
+#[cfg(unix)]
+fn with_fd3(cmd: std::process::Command, data: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut sh = Command::new("bash");
+    sh.arg("-c")
+        .arg(r#"exec "$@" 3<&0 0</dev/null"#)
+        .arg("bash")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    let mut child = sh.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Gap 7: a file holding a client secret is checked like a key file: `--secret-file` and a
+/// parameters file with a `secret`, open to others, are refused (exit 3, the chmod hint)
+/// unless --allow-insecure-key-file.
+#[cfg(unix)]
+#[test]
+fn files_holding_a_secret_must_be_private() {
+    let s = start(2);
+    let info = s.emu.info();
+    let secret = s.path("secret.txt");
+    write_private(&secret, info.client_secret.as_bytes());
+    chmod(&secret, 0o666);
+    let params = s.path("parameters.json");
+    write_private(
+        &params,
+        serde_json::json!({
+            "authority": format!("{}/{}", info.authority_host_url, info.tenant_id),
+            "client_id": info.client_id,
+            "scope": [format!("{}/.default", info.graph_url)],
+            "endpoint": format!("{}/v1.0/users", info.graph_url),
+            "secret": info.client_secret,
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    chmod(&params, 0o644);
+    let runs = |extra: &[&str]| {
+        [
+            s.graphd()
+                .arg("--secret-file")
+                .arg(&secret)
+                .args(["users", "--max-items", "1"])
+                .args(extra)
+                .output()
+                .unwrap(),
+            bare(&s)
+                .arg("--config")
+                .arg(&params)
+                .args(["users", "--max-items", "1"])
+                .args(extra)
+                .output()
+                .unwrap(),
+        ]
+    };
+    for out in runs(&[]) {
+        let e = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(3), "{e}");
+        assert!(
+            e.contains("holds a client secret and is readable or writable by others"),
+            "{e}"
+        );
+        assert!(e.contains("hint: chmod 600"), "{e}");
+        assert!(!e.contains(&info.client_secret), "{e}");
+    }
+    assert_eq!(s.token_requests(), 0);
+    for out in runs(&["--allow-insecure-key-file"]) {
+        ok(out);
+    }
+}
+
+/// Gap 8: a certificate dated before 1970 (or after 2050, GeneralizedTime) is shown, not a
+/// panic; so is a chain of one.
+#[test]
+fn cert_show_takes_any_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    for (name, from, to, want) in [
+        ("old.pem", -631_152_000i64, 0i64, "1950-01-01T00:00:00Z"),
+        ("far.pem", 0, 253_402_300_799, "9999-12-31T23:59:59Z"),
+    ] {
+        let mut b = openssl::x509::X509::builder().unwrap();
+        let mut n = openssl::x509::X509NameBuilder::new().unwrap();
+        n.append_entry_by_text("CN", "dates").unwrap();
+        let n = n.build();
+        b.set_subject_name(&n).unwrap();
+        b.set_issuer_name(&n).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&openssl::asn1::Asn1Time::from_unix(from).unwrap())
+            .unwrap();
+        b.set_not_after(&openssl::asn1::Asn1Time::from_unix(to).unwrap())
+            .unwrap();
+        b.sign(&key, openssl::hash::MessageDigest::sha256())
+            .unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, b.build().to_pem().unwrap()).unwrap();
+        for extra in [&[][..], &["--json"]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_graphd"))
+                .env_clear()
+                .env("HOME", dir.path())
+                .args(["cert", "show"])
+                .arg(&path)
+                .args(extra)
+                .output()
+                .unwrap();
+            let out = ok(out);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.contains(want), "{name}: {text}");
+        }
+    }
+}
+
+/// A `-o json` listing that fails part-way leaves `[` unterminated on purpose: stdout is then
+/// not valid JSON, so a consumer that ignores the exit code still cannot take a partial
+/// listing for a complete one. JSON lines written before the failure are whole.
+#[test]
+fn a_listing_that_fails_part_way_is_not_valid_json() {
+    let s = start(30);
+    s.emu.set_fault(Fault::once(FaultKind::NonJson200).after(2));
+    let out = s
+        .graphd_secret()
+        .args(["users", "--top", "10", "--max-retries", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with('['), "{text}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&text).is_err(),
+        "{text}"
+    );
+    s.emu.set_fault(Fault::once(FaultKind::NonJson200).after(2));
+    let out = s
+        .graphd_secret()
+        .args(["users", "--top", "10", "-o", "jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
+    assert_eq!(json_lines(&out.stdout).len(), 20, "two whole pages");
+}
