@@ -216,30 +216,45 @@ pub fn assert_no_leak(s: &Setup, out: &std::process::Output) {
         }
     }
     for (name, bytes) in &texts {
-        let text = String::from_utf8_lossy(bytes);
-        for secret in &secrets {
-            assert!(
-                !text.contains(secret.as_str()),
-                "a secret leaked into {name}:\n{}",
-                stderr_of(out)
-            );
-        }
-        for marker in [
-            "eyJ",
-            "Bearer ",
-            "PRIVATE KEY",
-            "client_secret=",
-            "client_assertion=",
-            "authorization:",
-            "Authorization:",
-        ] {
-            assert!(
-                !text.contains(marker),
-                "{marker:?} in {name}:\n{}",
-                stderr_of(out)
-            );
-        }
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        assert_text_clean(
+            name,
+            &String::from_utf8_lossy(bytes),
+            &secrets,
+            &stderr_of(out),
+        );
     }
+}
+
+/// Markers of secrets that may never appear in output: any JWT (`eyJ`), a bearer header, a key,
+/// a token request's form fields.
+const SECRET_MARKERS: [&str; 7] = [
+    "eyJ",
+    "Bearer ",
+    "PRIVATE KEY",
+    "client_secret=",
+    "client_assertion=",
+    "authorization:",
+    "Authorization:",
+];
+
+/// `text` (named `name` in the failure) holds none of `secrets` and no secret marker.
+pub fn assert_text_clean(name: &str, text: &str, secrets: &[&str], context: &str) {
+    for secret in secrets {
+        assert!(
+            !text.contains(secret),
+            "a secret leaked into {name}:\n{context}"
+        );
+    }
+    for marker in SECRET_MARKERS {
+        assert!(!text.contains(marker), "{marker:?} in {name}:\n{context}");
+    }
+}
+
+/// Neither stdout nor stderr of a run holds any of `secrets` or a secret marker.
+pub fn assert_clean(out: &std::process::Output, secrets: &[&str]) {
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(out));
+    assert_text_clean("the output", &text, secrets, &text);
 }
 
 /// No exit by panic (101): no input may crash graphd.
