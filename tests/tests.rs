@@ -8,6 +8,7 @@
 //! - `params`: the quickstart's parameters.json (`--config`), both variants
 //! - `settings`: profiles, precedence, clouds, `config show`
 //! - `commands`: `user`, `get`, `token`, `consent-url`, advanced `users` queries
+//! - `docs`: every `sh run` example of README.md and docs/*.md, run against the emulator
 //! - `formats`: table snapshots, CSV/TSV, colour, completions, man page, `--help`
 //! - `hostile`: SECURITY.md's promises against a hostile server and a hostile local user
 //! - `help`: snapshots of every command's `--help` and of the main usage errors

@@ -261,7 +261,7 @@ pub enum Command {
     Get(GetArgs),
     /// Print an access token as JSON for other tools (the output is a secret)
     #[command(
-        long_about = "Print an access token as JSON (accessToken, expiresOn, expires_on, tokenType), \
+        long_about = "Print an access token as JSON (accessToken, expiresOn, expires_on_unix, tokenType, scope, tenant), \
 like `az account get-access-token`, for piping into other tools.\n\n\
 THE OUTPUT IS A SECRET: anyone who reads it can call Graph as this app until it expires. \
 Pipe it, never paste it into chats, tickets or shell history, and never redirect it into a \
