@@ -18,6 +18,7 @@ use crate::graph::GraphError;
 use crate::graph::query::QueryError;
 use crate::http::HttpSetupError;
 use crate::output::OutputError;
+use crate::output::escape::terminal;
 use crate::token::TokenError;
 use crate::token::cache::CacheError;
 
@@ -155,20 +156,25 @@ impl Error {
     }
 }
 
-/// The text printed on stderr for an error.
+/// The text printed on stderr for an error. Each part is escaped for the terminal: errors
+/// quote what servers and files said (an Entra description, a Graph message, a request id).
 pub fn render(err: &Error) -> String {
-    let mut s = format!("error: {err}\n");
+    let line = |s: &mut String, prefix: &str, text: &dyn std::fmt::Display| {
+        let _ = writeln!(s, "{prefix}{}", terminal(&text.to_string()));
+    };
+    let mut s = String::new();
+    line(&mut s, "error: ", err);
     let mut source = err.source();
     // `#[error(transparent)]` forwards source() to the inner error, whose Display we printed.
     while let Some(cause) = source {
-        let _ = writeln!(s, "caused by: {cause}");
+        line(&mut s, "caused by: ", &cause);
         source = cause.source();
     }
     for note in err.notes() {
-        let _ = writeln!(s, "note: {note}");
+        line(&mut s, "note: ", &note);
     }
     if let Some(hint) = err.hint() {
-        let _ = writeln!(s, "hint: {hint}");
+        line(&mut s, "hint: ", &hint);
     }
     s
 }

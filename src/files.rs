@@ -46,14 +46,51 @@ pub fn write_new(path: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
     f.sync_all()
 }
 
-/// Opens (creating it private if missing, never truncating) a file to lock or update.
-pub fn open_private(path: &Path) -> io::Result<File> {
-    options_for(Access::Private)
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
+/// Opens an existing file to read, or (with `create`) a file to lock, creating it private if
+/// missing and never truncating it, refusing anything a hostile local user could have put in
+/// its place: a symlink is not followed (Unix `O_NOFOLLOW`), a FIFO or device does not block
+/// the open (`O_NONBLOCK`) and is refused, and so is a file owned by another user.
+pub fn open_owned(path: &Path, create: bool) -> io::Result<File> {
+    let mut o = options_for(Access::Private);
+    o.read(true);
+    if create {
+        o.write(true).create(true).truncate(false);
+    }
+    #[cfg(unix)]
+    {
+        use rustix::fs::OFlags;
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32);
+    }
+    let f = o.open(path)?;
+    owned_regular(&f.metadata()?)
+        .map_err(|why| io::Error::new(io::ErrorKind::PermissionDenied, why))?;
+    Ok(f)
+}
+
+/// Whether metadata (not following links) describes a regular file owned by this user.
+fn owned_regular(meta: &fs::Metadata) -> Result<(), &'static str> {
+    if !meta.file_type().is_file() {
+        return Err("not a regular file");
+    }
+    if !owned_by_me(meta) {
+        return Err("owned by another user");
+    }
+    Ok(())
+}
+
+/// Whether this user owns what `meta` describes (always true where there are no owners).
+pub fn owned_by_me(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.uid() == rustix::process::geteuid().as_raw()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        true
+    }
 }
 
 /// Replaces `path` with `bytes` atomically: a private temporary file beside it (create-new),
@@ -75,7 +112,9 @@ pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
-/// Creates `dir` and its parents; `dir` itself ends up private (`0700` on Unix).
+/// Creates `dir` and its parents; `dir` itself ends up private (`0700` on Unix). A `dir` that
+/// is a symlink, or is owned by another user, is refused (never chmod-ed: that would change
+/// the symlink's target or another user's directory).
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
@@ -84,8 +123,15 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
             .recursive(true)
             .mode(0o700)
             .create(dir)?;
-        let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
-        if mode != 0o700 {
+        let meta = fs::symlink_metadata(dir)?;
+        let refuse = |why: &str| io::Error::new(io::ErrorKind::PermissionDenied, why.to_string());
+        if meta.file_type().is_symlink() || !meta.is_dir() {
+            return Err(refuse("it is a symlink or not a directory"));
+        }
+        if !owned_by_me(&meta) {
+            return Err(refuse("it is owned by another user"));
+        }
+        if meta.permissions().mode() & 0o777 != 0o700 {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
         }
         Ok(())
@@ -211,5 +257,40 @@ mod tests {
             open_plain_file(&dir.path().join("missing")),
             Err(PlainFileError::Io(_))
         ));
+    }
+
+    #[test]
+    fn hostile_paths_are_refused_without_blocking_or_following() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // A symlinked directory is not made private (its target keeps its mode).
+        let target = d.join("target");
+        fs::create_dir(&target).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).unwrap();
+        symlink(&target, d.join("link")).unwrap();
+        assert!(create_private_dir(&d.join("link")).is_err());
+        assert_eq!(
+            fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        // A symlink is not followed, nor created through.
+        symlink(d.join("victim"), d.join("lock")).unwrap();
+        assert!(open_owned(&d.join("lock"), true).is_err());
+        assert!(!d.join("victim").exists());
+        // A FIFO does not block the open, and is refused.
+        let fifo = d.join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(open_owned(&fifo, false).is_err());
+        // A regular file of this user opens.
+        fs::write(d.join("ok"), b"x").unwrap();
+        assert!(open_owned(&d.join("ok"), false).is_ok());
     }
 }

@@ -6,9 +6,9 @@
 //! endpoint) → `graph` (authenticated, paged requests) → `output` (the only writer to stdout).
 //! `commands` holds one module per subcommand; `error` maps every failure to an exit code and
 //! a hint. Secrets live only in the `secret` newtypes. See ARCHITECTURE.md for the map.
-
-#![forbid(unsafe_code)]
-#![deny(clippy::print_stdout, clippy::print_stderr)]
+//!
+//! Lints are set once, in Cargo.toml's `[workspace.lints]`: no `unsafe` code, and no printing
+//! to stdout or stderr but through `output` (data), `term` (notes, progress) and tracing (logs).
 
 pub mod cli;
 pub mod cloud;

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+// The one place graphd writes stderr directly: the rendered error (logs go through tracing).
+#[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     let cli = graphd::cli::Cli::parse_with_origins();
     ExitCode::from(match graphd::run(cli) {

@@ -73,6 +73,13 @@ pub fn table_width() -> Option<usize> {
     None
 }
 
+/// Writes a short note for the user on stderr (e.g. `count: 42`); never data, never secrets.
+pub fn note(text: &str) {
+    use std::io::Write;
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{text}");
+}
+
 /// Colours the `error:` / `hint:` prefixes of a rendered error when stderr is coloured.
 pub fn style_error(text: &str) -> String {
     if !color_stderr() {

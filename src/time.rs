@@ -64,21 +64,23 @@ fn civil_from_days(days: i64) -> (i128, u32, u32) {
     (year, month, day)
 }
 
-/// The longest lifetime graphd accepts for an access token from any server: Entra issues at
-/// most about 24 hours (managed-identity tokens are the long ones; CAE tokens go to 28), plus a
-/// margin. A server that says longer is broken or hostile, and its answer is refused rather
-/// than trusted (or cached) for years. It lives here, below `credential` and `token`, so that
-/// the managed-identity responses and Entra's are held to the same bound.
-pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 3600);
+/// The longest token lifetime graphd believes, from any server. Entra's app tokens live 60–90
+/// minutes, at most 24 hours under a token-lifetime policy (managed-identity tokens are the long
+/// ones, about a day), and tokens for continuous access evaluation at most 28 hours; 36 hours
+/// leaves room for skew and nothing more. It lives here, below `credential` and `token`, so
+/// that Entra's answers (`token::MAX_LIFETIME` is this) and a managed identity's endpoint's are
+/// held to the same bound.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(36 * 3600);
 
 /// Why a token's stated expiry is refused: it is not after `now`, or it is further from `now`
 /// than [`MAX_TOKEN_LIFETIME`].
-pub fn check_token_expiry(expires_on: SystemTime, now: SystemTime) -> Result<(), &'static str> {
+pub fn check_token_expiry(expires_on: SystemTime, now: SystemTime) -> Result<(), String> {
     match expires_on.duration_since(now) {
-        Err(_) | Ok(Duration::ZERO) => Err("the token has already expired"),
-        Ok(d) if d > MAX_TOKEN_LIFETIME => {
-            Err("the token's lifetime is longer than the 30 hours graphd accepts")
-        }
+        Err(_) | Ok(Duration::ZERO) => Err("the token has already expired".into()),
+        Ok(d) if d > MAX_TOKEN_LIFETIME => Err(format!(
+            "the token's lifetime is beyond the {} h any Entra token lives",
+            MAX_TOKEN_LIFETIME.as_secs() / 3600
+        )),
         Ok(_) => Ok(()),
     }
 }

@@ -8,7 +8,10 @@
 //! - `params`: the quickstart's parameters.json (`--config`), both variants
 //! - `settings`: profiles, precedence, clouds, `config show`
 //! - `commands`: `user`, `get`, `token`, `consent-url`, advanced `users` queries
+//! - `docs`: every `sh run` example of README.md and docs/*.md, run against the emulator
 //! - `formats`: table snapshots, CSV/TSV, colour, completions, man page, `--help`
+//! - `hostile`: SECURITY.md's promises against a hostile server and a hostile local user
+//! - `help`: snapshots of every command's `--help` and of the main usage errors
 //! - `faults`: every emulator fault (throttling, outages, resets, stalls, hostile links, revoked
 //!   tokens) with exit code, output, request count and time bound, each checked for leaks
 //! - `managed_identity`: every managed-identity source and selector, a managed identity as the

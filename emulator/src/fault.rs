@@ -36,6 +36,10 @@ pub enum FaultKind {
     RepeatedNextLink,
     /// Graph: an empty `value` with a nextLink that leads to the page that was asked for.
     EmptyPage,
+    /// Graph: the page's nextLink carries an extra `pad` parameter of this many bytes (Graph
+    /// ignores parameters that are not OData options, so the link still works): a server that
+    /// makes a client keep long links.
+    LongNextLink { padding_bytes: usize },
     /// Graph: the real page with an extra `@emulator.padding` string of this many bytes.
     LargePage { padding_bytes: usize },
     /// Graph: the presented access token is revoked (as if it expired): `401` now and every
@@ -68,6 +72,7 @@ impl FaultKind {
             Self::ForeignNextLink => "foreign_next_link",
             Self::RepeatedNextLink => "repeated_next_link",
             Self::EmptyPage => "empty_page",
+            Self::LongNextLink { .. } => "long_next_link",
             Self::LargePage { .. } => "large_page",
             Self::ExpireToken => "expire_token",
             Self::RedirectToForeign => "redirect_to_foreign",

@@ -24,9 +24,6 @@
 //! self-signed certificate — serving one system-assigned and two user-assigned identities whose
 //! tokens Graph accepts, and the token-exchange token the main app's federated credential trusts.
 
-#![forbid(unsafe_code)]
-#![deny(clippy::print_stdout, clippy::print_stderr)]
-
 mod applications;
 mod assertion;
 mod authority;
@@ -42,6 +39,7 @@ mod jwt;
 mod latency;
 mod log;
 mod managed_identity;
+mod server;
 mod state;
 mod tls;
 mod util;
@@ -431,10 +429,10 @@ impl Emulator {
         let thread = std::thread::Builder::new()
             .name("graphd-emulator".into())
             .spawn(move || {
-                serve(
+                server::serve(
                     thread_shared,
                     server_tls,
-                    Bound {
+                    server::Bound {
                         authority: authority_listener,
                         graph: graph_listener,
                         foreign: foreign_listener,
@@ -552,76 +550,6 @@ impl Emulator {
             .clone()
     }
 
-    /// Arms a managed-identity fault beside the ones already armed (the first that fires on a
-    /// request wins): `add_mi_fault(MiFault::new(MiFaultKind::Gone).times(3))` answers the next
-    /// three managed-identity requests with 410, then the endpoints answer normally again.
-    pub fn add_mi_fault(&self, fault: MiFault) {
-        self.shared.mi.faults.add(fault);
-    }
-
-    /// Disarms every managed-identity fault.
-    pub fn clear_mi_faults(&self) {
-        self.shared.mi.faults.clear();
-    }
-
-    /// Makes Azure Arc's `401` challenge name `realm` (any path, written or not) instead of a
-    /// fresh file in the token directory; `None` restores the real behaviour.
-    pub fn set_arc_challenge_realm(&self, realm: Option<&str>) {
-        self.shared.mi.arc.set_realm(realm.map(str::to_owned));
-    }
-
-    /// Every `Authorization` header value the Arc endpoint received, in order (empty when a
-    /// client sent none, which is what an attack test expects after a hostile challenge).
-    pub fn arc_authorizations(&self) -> Vec<String> {
-        self.shared.mi.arc.authorizations()
-    }
-
-    /// The challenge files the Arc endpoint has written so far (removed at shutdown).
-    pub fn arc_challenge_files(&self) -> Vec<PathBuf> {
-        self.shared.mi.arc.files()
-    }
-
-    /// Makes the main app's managed-identity federated credential also trust a token-exchange
-    /// token whose subject is `object_id` (by default only the system-assigned identity's).
-    pub fn trust_managed_identity(&self, object_id: &str) {
-        let mut t = self
-            .shared
-            .mi
-            .trusted_subjects
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        if !t.iter().any(|s| s == object_id) {
-            t.push(object_id.to_owned());
-        }
-    }
-
-    /// Removes `object_id` from the subjects the main app trusts (the system-assigned one too).
-    pub fn distrust_managed_identity(&self, object_id: &str) {
-        self.shared
-            .mi
-            .trusted_subjects
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|s| s != object_id);
-    }
-
-    /// Which identity the Service Fabric endpoint hands out (chosen at deployment on the real
-    /// platform; the system-assigned one by default).
-    pub fn set_service_fabric_identity(&self, which: MiIdentity) {
-        *self
-            .shared
-            .mi
-            .service_fabric_identity
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = which;
-    }
-
-    /// Makes Service Fabric send `expires_on` as a JSON string (what the Azure SDK team observed)
-    /// instead of the documented JSON number.
-    pub fn set_service_fabric_string_expires_on(&self, on: bool) {
-        self.shared.mi.set_service_fabric_string_expires_on(on);
-    }
-
     /// Stops both listeners and waits for the server thread (the same as dropping).
     pub fn shutdown(self) {}
 }
@@ -642,92 +570,4 @@ impl Drop for Emulator {
             }
         }
     }
-}
-
-/// The listeners bound in `start`, handed to the server thread.
-struct Bound {
-    authority: std::net::TcpListener,
-    graph: std::net::TcpListener,
-    foreign: std::net::TcpListener,
-    managed_identity: managed_identity::Listeners,
-}
-
-/// The server thread: a tokio runtime serving every router (TLS, and plain http for the
-/// managed-identity endpoints but Service Fabric's) until told to stop.
-fn serve(
-    shared: Arc<Shared>,
-    server_tls: tls::ServerTls,
-    listeners: Bound,
-    ready: std::sync::mpsc::Sender<Result<(), String>>,
-    stop: tokio::sync::oneshot::Receiver<()>,
-) {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .thread_name("graphd-emulator-worker")
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = ready.send(Err(format!("cannot build the tokio runtime: {e}")));
-            return;
-        }
-    };
-    runtime.block_on(async move {
-        let started = async {
-            let config = axum_server::tls_rustls::RustlsConfig::from_der(
-                vec![server_tls.cert_der],
-                server_tls.key_der,
-            )
-            .await
-            .map_err(|e| format!("cannot build the rustls server config: {e}"))?;
-            let mut tasks = Vec::new();
-            let mut handles = Vec::new();
-            for (listener, router) in [
-                (listeners.authority, authority::router(shared.clone())),
-                (listeners.graph, graph::router(shared.clone())),
-                (listeners.foreign, foreign::router(shared.clone())),
-            ] {
-                let router = latency::layer(router, shared.clone());
-                let handle = axum_server::Handle::new();
-                // TCP_NODELAY on every accepted connection: without it, Nagle's algorithm holds
-                // a response's last small TLS record until the client's delayed ACK (40 ms on
-                // Linux), which added 40 ms to a random request in about one run out of three.
-                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config.clone())
-                    .acceptor(axum_server::accept::NoDelayAcceptor::new());
-                let server = axum_server::from_tcp(listener)
-                    .map_err(|e| format!("cannot use the listener: {e}"))?
-                    .acceptor(acceptor)
-                    .handle(handle.clone());
-                tasks.push(tokio::spawn(server.serve(router.into_make_service())));
-                handles.push(handle);
-            }
-            let (mi_tasks, mi_handles) = listeners.managed_identity.serve(shared.clone()).await?;
-            tasks.extend(mi_tasks);
-            handles.extend(mi_handles);
-            for h in &handles {
-                if h.listening().await.is_none() {
-                    return Err("a listener failed to start".to_owned());
-                }
-            }
-            Ok::<_, String>((tasks, handles))
-        };
-        match started.await {
-            Ok((tasks, handles)) => {
-                let _ = ready.send(Ok(()));
-                let _ = stop.await;
-                for h in &handles {
-                    // Short grace: in-flight requests finish, idle keep-alive connections do not hold
-                    // up a test's teardown.
-                    h.graceful_shutdown(Some(std::time::Duration::from_millis(200)));
-                }
-                for t in tasks {
-                    let _ = t.await;
-                }
-            }
-            Err(e) => {
-                let _ = ready.send(Err(e));
-            }
-        }
-    });
 }

@@ -1,6 +1,8 @@
 //! Flag spelling, help text and conflicts, as clap derive structs — nothing else.
 //!
-//! These types go no further than `config`, which turns them into a validated `Config`.
+//! These types go no further than `config` (which layers and validates them into a `Config`)
+//! and `commands` (each command's own arguments); domain enums are not defined here but in
+//! their domains, which derive `clap::ValueEnum`.
 //! Secrets never arrive here: there is no flag that takes a secret value, because argv is
 //! visible to every local user (`ps`, `/proc/PID/cmdline`). Secret *sources* (stdin, a file)
 //! are flags; the secret's value is read by `credential`.
@@ -159,7 +161,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, help_heading = "Credentials")]
     pub send_x5c: bool,
 
-    /// Accept an unencrypted key file that group or others may read (refused by default, as ssh does)
+    /// Accept an unencrypted key file, or a file holding a client secret (--secret-file, a
+    /// parameters file's "secret"), that group or others may read (refused by default, as ssh does)
     #[arg(
         long,
         env = names::ALLOW_INSECURE_KEY_FILE.env,
@@ -314,7 +317,7 @@ pub enum Command {
     Get(GetArgs),
     /// Print an access token as JSON for other tools (the output is a secret)
     #[command(
-        long_about = "Print an access token as JSON (accessToken, expiresOn, expires_on, tokenType), \
+        long_about = "Print an access token as JSON (accessToken, expiresOn, expires_on_unix, tokenType, scope, tenant), \
 like `az account get-access-token`, for piping into other tools.\n\n\
 THE OUTPUT IS A SECRET: anyone who reads it can call Graph as this app until it expires. \
 Pipe it, never paste it into chats, tickets or shell history, and never redirect it into a \
@@ -641,105 +644,4 @@ fn origins(matches: &clap::ArgMatches) -> std::collections::BTreeMap<String, Arg
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn every_flag_names_its_env_var() {
-        // Each flag either has a clap `env` or says in its help which variable stands for it
-        // (credential variables are read apart, so that two credentials can be told apart).
-        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
-            for arg in cmd.get_arguments() {
-                let id = arg.get_id().as_str();
-                if arg.is_positional() || ["help", "version"].contains(&id) {
-                    continue;
-                }
-                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default()
-                    + &arg
-                        .get_long_help()
-                        .map(|h| h.to_string())
-                        .unwrap_or_default();
-                if arg.get_env().is_none() && !help.contains("env:") {
-                    missing.push(format!("{path} --{id}"));
-                }
-            }
-            for sub in cmd.get_subcommands() {
-                walk(sub, &format!("{path} {}", sub.get_name()), missing);
-            }
-        }
-        let mut missing = Vec::new();
-        walk(&Cli::command(), "graphd", &mut missing);
-        assert!(missing.is_empty(), "flags without an env var: {missing:?}");
-    }
-
-    #[test]
-    fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn global_flags_go_before_or_after_the_subcommand() {
-        let a = Cli::try_parse_from(["graphd", "--tenant", "t", "users"]).unwrap();
-        let b = Cli::try_parse_from(["graphd", "users", "--tenant", "t"]).unwrap();
-        assert_eq!(a.global.tenant.as_deref(), Some("t"));
-        assert_eq!(b.global.tenant.as_deref(), Some("t"));
-    }
-
-    #[test]
-    fn top_out_of_range_is_a_usage_error() {
-        for bad in ["0", "1000", "-1"] {
-            let err = Cli::try_parse_from(["graphd", "users", "--top", bad]).unwrap_err();
-            assert_eq!(err.exit_code(), 2, "{bad}");
-        }
-    }
-
-    #[test]
-    fn there_is_no_flag_that_takes_a_secret_value() {
-        // Every flag of every subcommand: argv is visible to every local user.
-        const SECRET_WORDS: [&str; 6] =
-            ["secret", "password", "token", "pin", "assertion", "private"];
-        // Flags whose value names where a secret is, never the secret itself.
-        const SOURCES: [&str; 3] = ["secret_file", "federated_token_file", "assertion_alg"];
-        fn walk(cmd: &clap::Command, path: &str, bad: &mut Vec<String>, seen: &mut usize) {
-            *seen += 1;
-            for arg in cmd.get_arguments() {
-                let id = arg.get_id().as_str();
-                let secretish = SECRET_WORDS.iter().any(|w| id.contains(w));
-                if secretish && arg.get_action().takes_values() && !SOURCES.contains(&id) {
-                    bad.push(format!("{path} --{id}"));
-                }
-            }
-            for sub in cmd.get_subcommands() {
-                walk(sub, &format!("{path} {}", sub.get_name()), bad, seen);
-            }
-        }
-        let (mut bad, mut seen) = (Vec::new(), 0);
-        walk(&Cli::command(), "graphd", &mut bad, &mut seen);
-        assert!(
-            bad.is_empty(),
-            "flags that would take a secret in argv: {bad:?}"
-        );
-        assert!(seen >= 18, "walked every subcommand ({seen} commands)");
-    }
-
-    #[test]
-    fn names_match_the_clap_definition() {
-        let cmd = Cli::command();
-        for n in names::ALL {
-            let arg = cmd
-                .get_arguments()
-                .find(|a| a.get_id().as_str() == n.id)
-                .unwrap_or_else(|| panic!("no global argument {}", n.id));
-            assert_eq!(format!("--{}", arg.get_long().unwrap()), n.flag, "{}", n.id);
-            match arg.get_env() {
-                Some(env) => assert_eq!(env.to_str(), Some(n.env), "{}", n.id),
-                // Read apart by config (credentials): the help names the variable.
-                None => {
-                    let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-                    assert!(help.contains(n.env), "{}'s help names {}", n.id, n.env);
-                }
-            }
-        }
-    }
-}
+mod tests;

@@ -2,8 +2,6 @@
 //! the Graph endpoint and API version; absolute URLs must be on the Graph origin. `--all`
 //! follows every nextLink (re-sending `--header`s on each page) and streams the items.
 
-use std::io;
-
 use super::listing::{self, Listing};
 use super::session;
 use crate::cli::GetArgs;
@@ -48,8 +46,8 @@ pub fn run(config: &Config, args: &GetArgs, version_given: bool) -> Result<(), E
     }
     let body = graph.get_with(&url, &headers)?;
     if !body.json {
-        // A photo's $value, a report's CSV: passed through as is.
-        output::bytes(&body.reply.body)?;
+        // A photo's $value, a report's CSV: passed through as is (escaped on a terminal).
+        output::body(&body.reply.body)?;
         return Ok(());
     }
     let value: serde_json::Value =
@@ -60,8 +58,7 @@ pub fn run(config: &Config, args: &GetArgs, version_given: bool) -> Result<(), E
     // A collection shows its items in table/CSV/TSV; JSON shows the body as Graph sent it.
     match (config.output, value.get("value").and_then(|v| v.as_array())) {
         (OutputFormat::Table | OutputFormat::Csv | OutputFormat::Tsv, Some(items)) => {
-            let mut out =
-                Output::new(io::stdout().lock(), config.output).columns(args.columns.clone());
+            let mut out = Output::stdout(config.output).columns(args.columns.clone());
             out.begin()?;
             for i in items {
                 out.item(i)?;

@@ -3,8 +3,6 @@
 //! pager, so no item is written twice and none is skipped), a progress line on a terminal,
 //! `--max-items`, and a note after the first page.
 
-use std::io;
-
 use tracing::info;
 
 use crate::error::Error;
@@ -27,7 +25,7 @@ pub struct Listing<'a> {
 
 /// Streams every page of `pager` to stdout; returns how many items were written.
 pub fn stream(mut pager: Pager<'_, '_>, listing: Listing<'_>) -> Result<u64, Error> {
-    let mut out = Output::new(io::stdout().lock(), listing.format).columns(listing.columns);
+    let mut out = Output::stdout(listing.format).columns(listing.columns);
     let progress = Progress::new(listing.what, listing.verbose);
     let mut remaining = listing.max_items.unwrap_or(u64::MAX);
     let mut listed = 0u64;
@@ -37,7 +35,7 @@ pub fn stream(mut pager: Pager<'_, '_>, listing: Listing<'_>) -> Result<u64, Err
             out.begin()?;
             if let Some(note) = listing.first_page_note {
                 let text = note(pager.count());
-                progress.suspend(|| super::session::note(&text));
+                progress.suspend(|| crate::term::note(&text));
             }
         }
         for item in items

@@ -47,10 +47,3 @@ pub fn token(config: &Config, scope: Option<String>) -> Result<Token, Error> {
         &credential,
     )?)
 }
-
-/// Writes a short note for the user on stderr (e.g. `count: 42`); never data, never secrets.
-pub fn note(text: &str) {
-    use std::io::Write;
-    let mut e = io::stderr().lock();
-    let _ = writeln!(e, "{text}");
-}

@@ -170,7 +170,7 @@ pub fn show(args: &GlobalArgs, env: &dyn Env) -> Result<(), Error> {
             output::object(&Value::Object(m), format, &[])?;
         }
         format => {
-            let mut out = Output::new(std::io::stdout().lock(), format).columns(vec![
+            let mut out = Output::stdout(format).columns(vec![
                 "setting".into(),
                 "value".into(),
                 "from".into(),

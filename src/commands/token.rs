@@ -45,6 +45,6 @@ pub fn run(config: &Config, args: &TokenArgs) -> Result<(), Error> {
         scope: &scope,
         tenant: Some(config.tenant.as_str()).filter(|t| !t.is_empty()),
     };
-    output::json_with(|w| serde_json::to_writer_pretty(w, &printed))?;
+    output::json(&printed)?;
     Ok(())
 }

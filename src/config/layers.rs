@@ -84,8 +84,8 @@ pub enum CredentialLayer {
     SecretEnv(ClientSecret),
     SecretStdin,
     SecretFile(PathBuf),
-    /// The parameters file's plaintext `secret`.
-    SecretParams(ClientSecret, PathBuf),
+    /// The parameters file's plaintext `secret`, the file and its permission bits.
+    SecretParams(ClientSecret, PathBuf, Option<u32>),
     /// A certificate and key, a key and the certificate's thumbprint, or both.
     Certificate {
         cert: Option<PathBuf>,
@@ -422,7 +422,9 @@ impl Layers {
             None => params
                 .as_ref()
                 .and_then(|p| p.credential.as_ref())
-                .map(|c| params_credential(c, &params_path, &pp))
+                .map(|c| {
+                    params_credential(c, &params_path, params.as_ref().and_then(|p| p.mode), &pp)
+                })
                 .transpose()?
                 .or_else(|| {
                     let p = profile.as_ref()?;
@@ -645,8 +647,14 @@ fn flag_env_credential(
     }
     one_stdin(&[
         (args.secret_stdin, names::SECRET_STDIN.flag),
-        (args.cert.as_deref() == Some(Path::new("-")), "--cert -"),
-        (args.key.as_deref() == Some(Path::new("-")), "--key -"),
+        (
+            args.cert.as_deref() == Some(Path::new("-")),
+            &format!("{} -", names::CERT.flag),
+        ),
+        (
+            args.key.as_deref() == Some(Path::new("-")),
+            &format!("{} -", names::KEY.flag),
+        ),
         (
             args.cert_password_stdin && is_cert,
             names::CERT_PASSWORD_STDIN.flag,
@@ -734,6 +742,7 @@ fn selector(
 fn params_credential(
     c: &ParamsCredential,
     path: &Path,
+    mode: Option<u32>,
     origin: &dyn Fn(&'static str) -> Origin,
 ) -> Result<Sourced<CredentialLayer>, ConfigError> {
     let thumbprint = |hex: &str| {
@@ -744,6 +753,7 @@ fn params_credential(
             CredentialLayer::SecretParams(
                 ClientSecret::new(s.expose().to_string()),
                 path.to_path_buf(),
+                mode,
             ),
             origin("secret"),
         ),

@@ -32,6 +32,8 @@ pub struct Params {
     /// The full `endpoint` URL.
     pub endpoint: Option<Url>,
     pub credential: Option<ParamsCredential>,
+    /// The file's permission bits (a file holding a `secret` must not be open to others).
+    pub mode: Option<u32>,
 }
 
 /// The credential a parameters file names.
@@ -107,13 +109,15 @@ pub fn load(path: &Path) -> Result<Params, ConfigError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(read)?;
+    let (mut file, meta) = crate::files::open_with_meta(path).map_err(read)?;
     let bytes = input::read_capped(&mut file, input::MAX_FILE_BYTES, None)
         .map_err(read)?
         .map_err(|_| ConfigError::TooLarge {
             path: path.to_path_buf(),
         })?;
-    parse(bytes.expose(), path)
+    let mut params = parse(bytes.expose(), path)?;
+    params.mode = crate::files::mode(&meta);
+    Ok(params)
 }
 
 /// Parses the bytes of a parameters file found at `path`.
@@ -260,6 +264,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Params, ConfigError> {
         scope,
         endpoint,
         credential,
+        mode: None,
     })
 }
 

@@ -120,7 +120,7 @@ pub fn certificate_input(
     let der =
         der_of(bytes).ok_or_else(|| CredentialError::NotACertificate { path: path.clone() })?;
     if let Ok(p12) = Pkcs12::from_der(&der) {
-        return pkcs12(&p12, path, passwords);
+        return pkcs12(&p12, &der, path, passwords);
     }
     let cert = X509::from_der(&der)
         .map_err(|_| CredentialError::NotACertificate { path: path.clone() })?;
@@ -150,12 +150,14 @@ fn pem_key(
 ) -> Result<ParsedKey, CredentialError> {
     let what = path.display().to_string();
     let attempt = |passwords: &mut Passwords<'_>| {
-        let mut asked = false;
+        let (mut asked, mut nonempty) = (false, false);
         let mut failure = None;
         let parsed = PKey::private_key_from_pem_callback(bytes, |buf| {
             asked = true;
             match passwords.get(&what) {
                 Ok(p) if p.expose().len() <= buf.len() => {
+                    // Protected only by a password that is not empty.
+                    nonempty = !p.expose().is_empty();
                     buf[..p.expose().len()].copy_from_slice(p.expose().as_bytes());
                     Ok(p.expose().len())
                 }
@@ -166,20 +168,20 @@ fn pem_key(
                 }
             }
         });
-        (parsed, asked, failure)
+        (parsed, asked, nonempty, failure)
     };
-    let (mut parsed, mut asked, mut failure) = attempt(passwords);
+    let (mut parsed, mut asked, mut nonempty, mut failure) = attempt(passwords);
     if let Err(e) = &parsed
         && failure.is_none()
         && has_reason(e, "unsupported")
         && load_legacy_provider()
     {
-        (parsed, asked, failure) = attempt(passwords);
+        (parsed, asked, nonempty, failure) = attempt(passwords);
     }
     match parsed {
         Ok(key) => Ok(ParsedKey {
             key,
-            encrypted: asked,
+            encrypted: asked && nonempty,
         }),
         Err(_) if failure.is_some() => Err(failure.expect("checked")),
         Err(source) if has_reason(&source, "unsupported") => {
@@ -198,8 +200,12 @@ fn pem_key(
     }
 }
 
+/// A PKCS#12 file's certificates and key. The key counts as protected (so the file may be
+/// readable by others, like an encrypted PEM key) only when it sits in an encrypted bag under
+/// a non-empty password; a key in a plain `keyBag`, or under the empty password, is not.
 fn pkcs12(
     p12: &Pkcs12,
+    der: &[u8],
     path: &Path,
     passwords: &mut Passwords<'_>,
 ) -> Result<Parsed, CredentialError> {
@@ -217,17 +223,20 @@ fn pkcs12(
             }
         })
     };
-    let (parsed, encrypted) = if passwords.explicit() {
-        (try_with(passwords.get(&what)?.expose()), true)
+    let (parsed, password_given) = if passwords.explicit() {
+        let p = passwords.get(&what)?.expose();
+        (try_with(p), !p.is_empty())
     } else {
         match try_with("") {
             Ok(p) => (Ok(p), false),
             Err(e) if has_reason(&e, "mac verify failure") => {
-                (try_with(passwords.get(&what)?.expose()), true)
+                let p = passwords.get(&what)?.expose();
+                (try_with(p), !p.is_empty())
             }
             Err(e) => (Err(e), false),
         }
     };
+    let encrypted = password_given && super::pfx::has_plain_key_bag(der) == Some(false);
     let parsed = parsed.map_err(|source| {
         if has_reason(&source, "mac verify failure") {
             CredentialError::WrongPassword {

@@ -67,6 +67,8 @@ pub enum CredentialError {
     },
     #[error("the unencrypted private key {} is readable or writable by others (mode {mode:03o})", path.display())]
     InsecureKeyFile { path: PathBuf, mode: u32 },
+    #[error("the file {} holds a client secret and is readable or writable by others (mode {mode:03o})", path.display())]
+    InsecureSecretFile { path: PathBuf, mode: u32 },
     #[error("{} is not a valid PEM private key", path.display())]
     BadKey {
         path: PathBuf,
@@ -185,6 +187,11 @@ impl Diagnostic for CredentialError {
             Self::BadPkcs12 { .. } => "export the certificate again as .pfx/.p12, or as PEM".into(),
             Self::InsecureKeyFile { path, .. } => format!(
                 "chmod 600 {} (or pass {} if it must be shared)",
+                path.display(),
+                names::ALLOW_INSECURE_KEY_FILE.flag
+            ),
+            Self::InsecureSecretFile { path, .. } => format!(
+                "chmod 600 {} (or pass {} if it must be shared); better, store the secret with `graphd secret set`",
                 path.display(),
                 names::ALLOW_INSECURE_KEY_FILE.flag
             ),

@@ -284,6 +284,37 @@ mod tests {
         ));
     }
 
+    /// Secrets are read into one buffer allocated up front and never regrown (a growing buffer
+    /// frees its old, unwiped copies): every `read` call gets the rest of that same buffer.
+    #[test]
+    fn one_buffer_never_regrown() {
+        struct Probe {
+            data: Vec<u8>,
+            pos: usize,
+            room: Vec<usize>,
+        }
+        impl Read for Probe {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.room.push(buf.len());
+                let n = buf.len().min(self.data.len() - self.pos).min(1000);
+                buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+                self.pos += n;
+                Ok(n)
+            }
+        }
+        let mut p = Probe {
+            data: vec![9u8; 100_000],
+            pos: 0,
+            room: Vec::new(),
+        };
+        let got = read_capped(&mut p, MAX_FILE_BYTES, None).unwrap().unwrap();
+        assert_eq!(got.len(), 100_000);
+        assert_eq!(p.room[0], MAX_FILE_BYTES + 1);
+        for (i, room) in p.room.iter().enumerate() {
+            assert_eq!(*room, MAX_FILE_BYTES + 1 - 1000 * i, "call {i}");
+        }
+    }
+
     #[test]
     fn first_lines() {
         let b = SecretBytes::new(b"s3cret\r\nmore".to_vec());

@@ -24,6 +24,7 @@ pub mod input;
 pub mod keyring;
 pub mod make;
 pub mod managed_identity;
+pub mod pfx;
 pub mod proof;
 pub mod signer;
 pub mod thumbprint;
@@ -52,9 +53,10 @@ pub enum CredentialSource {
     /// `--secret-stdin`.
     SecretStdin,
     /// `--secret-file PATH`.
-    SecretFile(PathBuf),
-    /// The `secret` of a `--config` parameters file (plaintext there; already read).
-    SecretParams(ClientSecret, PathBuf),
+    SecretFile(SecretFile),
+    /// The `secret` of a `--config` parameters file (plaintext there; already read, with the
+    /// file's permission bits).
+    SecretParams(ClientSecret, SecretFile),
     /// `--cert` [+ `--key`], `--thumbprint` + `--key`, `AZURE_CLIENT_CERTIFICATE_PATH`, or the
     /// parameters file's or the profile's certificate.
     Certificate(CertSource),
@@ -72,6 +74,31 @@ pub enum CredentialSource {
     },
 }
 
+/// A file holding a client secret in the clear, and whether it may be open to others.
+#[derive(Debug, Clone)]
+pub struct SecretFile {
+    pub path: PathBuf,
+    /// The permission bits, when already known (a parameters file read by `config`).
+    pub mode: Option<u32>,
+    /// `--allow-insecure-key-file`.
+    pub allow_insecure: bool,
+}
+
+impl SecretFile {
+    /// Like an unencrypted key file, a file holding a secret must not be open to others.
+    fn check(&self, mode: Option<u32>) -> Result<(), CredentialError> {
+        match mode.or(self.mode) {
+            Some(mode) if crate::files::open_to_others(mode) && !self.allow_insecure => {
+                Err(CredentialError::InsecureSecretFile {
+                    path: self.path.clone(),
+                    mode,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A certificate credential and where its password (if it needs one) comes from.
 pub struct CertSource {
     pub spec: CertSpec,
@@ -84,10 +111,10 @@ impl CredentialSource {
         match self {
             Self::SecretEnv(_) => format!("client secret [redacted] from {ENV_CLIENT_SECRET}"),
             Self::SecretStdin => "client secret from stdin".into(),
-            Self::SecretFile(p) => format!("client secret from file {}", p.display()),
-            Self::SecretParams(_, p) => format!(
+            Self::SecretFile(f) => format!("client secret from file {}", f.path.display()),
+            Self::SecretParams(_, f) => format!(
                 "client secret [redacted] from parameters file {} (plaintext in the file: consider `graphd secret set`)",
-                p.display()
+                f.path.display()
             ),
             Self::Certificate(CertSource { spec, .. }) => match (&spec.cert, &spec.thumbprint) {
                 (None, Some(tp)) => format!(
@@ -161,16 +188,27 @@ impl Credential {
         now: SystemTime,
     ) -> Result<Credential, CredentialError> {
         match source {
-            CredentialSource::SecretEnv(secret) | CredentialSource::SecretParams(secret, _) => Ok(
-                Credential::Secret(ClientSecret::new(secret.expose().to_string())),
-            ),
+            CredentialSource::SecretEnv(secret) => Ok(Credential::Secret(ClientSecret::new(
+                secret.expose().to_string(),
+            ))),
+            CredentialSource::SecretParams(secret, file) => {
+                file.check(None)?;
+                Ok(Credential::Secret(ClientSecret::new(
+                    secret.expose().to_string(),
+                )))
+            }
             CredentialSource::SecretStdin => {
                 let line = input::read_line(input::LineSource::Stdin(stdin), input::SECRET)?;
                 secret_of(line, "standard input").map(Credential::Secret)
             }
-            CredentialSource::SecretFile(path) => {
-                let line = input::read_line(input::LineSource::File(path), input::SECRET)?;
-                secret_of(line, &path.display().to_string()).map(Credential::Secret)
+            CredentialSource::SecretFile(file) => {
+                let read = input::read_input(&file.path, &mut std::io::empty())?;
+                file.check(read.mode)?;
+                let line = input::first_line(&read.bytes).ok_or(CredentialError::NotUtf8 {
+                    what: input::SECRET.one,
+                    from: file.path.display().to_string(),
+                })?;
+                secret_of(line, &file.path.display().to_string()).map(Credential::Secret)
             }
             CredentialSource::FederatedFile(path) => {
                 let token = federated::FederatedToken { path: path.clone() };

@@ -63,6 +63,8 @@ pub enum GraphError {
     RepeatedNextLink,
     #[error("Graph returned a next link that is not an https URL")]
     InvalidNextLink,
+    #[error("Graph returned a next link of {bytes} bytes, longer than the {max} graphd follows")]
+    NextLinkTooLong { bytes: usize, max: usize },
     #[error("cannot find the application object id for client id {client_id}")]
     ObjectIdNeeded {
         client_id: String,
@@ -150,7 +152,11 @@ impl Diagnostic for GraphError {
                  and --graph-endpoint"
                     .into(),
             ),
-            Self::ForeignNextLink { .. } | Self::RepeatedNextLink | Self::InvalidNextLink | Self::TooManyEmptyPages(_) => {
+            Self::ForeignNextLink { .. }
+            | Self::RepeatedNextLink
+            | Self::InvalidNextLink
+            | Self::NextLinkTooLong { .. }
+            | Self::TooManyEmptyPages(_) => {
                 Some("a proxy or the server misbehaved; --graph-endpoint must be the real Graph origin".into())
             }
             Self::Send(e) => e.hint(),

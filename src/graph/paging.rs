@@ -6,6 +6,8 @@
 //! broken server can neither loop graphd nor lead its token to another origin.
 
 use std::collections::HashSet;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,6 +18,11 @@ use super::{Graph, GraphError, error, origin};
 /// Empty pages with a next link in a row before graphd calls it a loop: Graph may send an
 /// empty page now and then, never a hundred in a row.
 pub const MAX_EMPTY_PAGES_IN_A_ROW: u32 = 100;
+
+/// The longest next link graphd follows. Graph's carry an opaque `$skiptoken` and the original
+/// query (a long `$filter` included) in a few KiB; a longer one is a server making graphd hold
+/// what it should not.
+pub const MAX_NEXT_LINK_BYTES: usize = 32 * 1024;
 
 /// One page of a collection.
 #[derive(Debug)]
@@ -160,25 +167,37 @@ impl Pager<'_, '_> {
     }
 }
 
-/// Checks next links: same origin as Graph, https, never seen before.
+/// Checks next links: not too long, https on the Graph origin with no user info, and never
+/// seen before. What it remembers of each link is a 64-bit keyed hash (SipHash with a random
+/// key per run), so its memory grows by a few bytes per page whatever the server sends, and a
+/// server cannot aim a link at another's hash.
 pub struct NextLinkGuard {
     origin: String,
-    seen: HashSet<String>,
+    hasher: RandomState,
+    seen: HashSet<u64>,
 }
 
 impl NextLinkGuard {
     /// A guard for links on `graph_endpoint`'s origin; `first` is the first page's URL.
     pub fn new(graph_endpoint: &Url, first: &Url) -> Self {
+        let hasher = RandomState::new();
         let mut seen = HashSet::new();
-        seen.insert(first.as_str().to_string());
+        seen.insert(hasher.hash_one(first.as_str()));
         NextLinkGuard {
             origin: origin(graph_endpoint),
+            hasher,
             seen,
         }
     }
 
     /// The URL to follow, if `link` may be followed.
     pub fn check(&mut self, link: &str) -> Result<Url, GraphError> {
+        if link.len() > MAX_NEXT_LINK_BYTES {
+            return Err(GraphError::NextLinkTooLong {
+                bytes: link.len(),
+                max: MAX_NEXT_LINK_BYTES,
+            });
+        }
         let url = Url::parse(link).map_err(|_| GraphError::InvalidNextLink)?;
         if url.scheme() != "https" {
             return Err(GraphError::InvalidNextLink);
@@ -190,7 +209,7 @@ impl NextLinkGuard {
                 expected: self.origin.clone(),
             });
         }
-        if !self.seen.insert(link.to_string()) {
+        if !self.seen.insert(self.hasher.hash_one(link)) {
             return Err(GraphError::RepeatedNextLink);
         }
         Ok(url)
@@ -245,6 +264,24 @@ mod tests {
             g.check("https://graph.example:8443/v1.0/users?$top=5"),
             Err(GraphError::RepeatedNextLink)
         ));
+    }
+
+    #[test]
+    fn long_links_are_refused_and_memory_is_a_hash_per_link() {
+        let mut g = guard();
+        let base = "https://graph.example:8443/v1.0/users?$skiptoken=";
+        let long = format!("{base}{}", "x".repeat(MAX_NEXT_LINK_BYTES));
+        assert!(matches!(
+            g.check(&long),
+            Err(GraphError::NextLinkTooLong { .. })
+        ));
+        for i in 0..1000 {
+            let link = format!("{base}{i}{}", "y".repeat(16 * 1024));
+            g.check(&link).unwrap();
+        }
+        // 1,001 links of 16 KiB each are remembered as 1,001 hashes.
+        assert_eq!(g.seen.len(), 1001);
+        assert_eq!(std::mem::size_of_val(g.seen.iter().next().unwrap()), 8);
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! columns, so it buffers them). A closed pipe (`graphd users | head -1`) surfaces as
 //! `OutputError::Closed`, which `run` treats as a quiet success.
 
+pub mod escape;
 pub mod table;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use clap::ValueEnum;
 use serde_json::Value;
@@ -66,15 +67,16 @@ impl From<io::Error> for OutputError {
     }
 }
 
-/// Writes one line of a command's result (e.g. `secret status`) to stdout.
+/// Writes a command's result for people (e.g. `secret status`, `cert show`) to stdout, with
+/// every control character but line breaks escaped (it may quote a server or a file).
 pub fn message(text: &str) -> Result<(), OutputError> {
     let mut out = io::stdout().lock();
-    writeln!(out, "{text}")?;
+    writeln!(out, "{}", escape::terminal_text(text))?;
     out.flush()?;
     Ok(())
 }
 
-/// Writes raw bytes (a completion script, a man page) to stdout.
+/// Writes graphd's own bytes (a completion script, a man page) to stdout.
 pub fn bytes(data: &[u8]) -> Result<(), OutputError> {
     let mut out = io::stdout().lock();
     out.write_all(data)?;
@@ -82,13 +84,21 @@ pub fn bytes(data: &[u8]) -> Result<(), OutputError> {
     Ok(())
 }
 
-/// Writes one JSON document to stdout, pretty, built by `write` straight into stdout's
-/// buffer (for `graphd token`, no intermediate `String` holds the token).
-pub fn json_with(
-    write: impl FnOnce(&mut dyn Write) -> serde_json::Result<()>,
-) -> Result<(), OutputError> {
+/// Writes a response body that is not JSON (`graphd get` of a photo, a CSV report): the bytes
+/// untouched when stdout is a file or a pipe, shown with control characters escaped when it is
+/// a terminal (a body must not drive the terminal it is shown on).
+pub fn body(data: &[u8]) -> Result<(), OutputError> {
+    if io::stdout().is_terminal() {
+        return message(&String::from_utf8_lossy(data));
+    }
+    bytes(data)
+}
+
+/// Writes one JSON document to stdout, pretty, serialised straight into stdout's buffer (for
+/// `graphd token`, no intermediate `String` holds the token).
+pub fn json(value: &impl serde::Serialize) -> Result<(), OutputError> {
     let mut out = io::BufWriter::new(io::stdout().lock());
-    write(&mut out).map_err(io::Error::from)?;
+    escape::write_json_pretty(&mut out, value).map_err(io::Error::from)?;
     out.write_all(b"\n")?;
     out.flush()?;
     Ok(())
@@ -101,11 +111,11 @@ pub fn object(value: &Value, format: OutputFormat, columns: &[String]) -> Result
     let mut out = io::BufWriter::new(io::stdout().lock());
     match format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::from)?;
+            escape::write_json_pretty(&mut out, value).map_err(io::Error::from)?;
             out.write_all(b"\n")?;
         }
         OutputFormat::Jsonl => {
-            serde_json::to_writer(&mut out, value).map_err(io::Error::from)?;
+            escape::write_json(&mut out, value).map_err(io::Error::from)?;
             out.write_all(b"\n")?;
         }
         OutputFormat::Table => {
@@ -162,6 +172,13 @@ pub struct Output<W: Write> {
     rows: Vec<Vec<String>>,
 }
 
+impl Output<io::StdoutLock<'static>> {
+    /// Items in `format` to standard output.
+    pub fn stdout(format: OutputFormat) -> Self {
+        Output::new(io::stdout().lock(), format)
+    }
+}
+
 impl<W: Write> Output<W> {
     pub fn new(out: W, format: OutputFormat) -> Self {
         Output {
@@ -193,10 +210,10 @@ impl<W: Write> Output<W> {
             OutputFormat::Json => {
                 self.out
                     .write_all(if self.count == 0 { b"\n  " } else { b",\n  " })?;
-                serde_json::to_writer(&mut self.out, item).map_err(io::Error::from)?;
+                escape::write_json(&mut self.out, item).map_err(io::Error::from)?;
             }
             OutputFormat::Jsonl => {
-                serde_json::to_writer(&mut self.out, item).map_err(io::Error::from)?;
+                escape::write_json(&mut self.out, item).map_err(io::Error::from)?;
                 self.out.write_all(b"\n")?;
             }
             OutputFormat::Table | OutputFormat::Csv | OutputFormat::Tsv => {
@@ -204,7 +221,7 @@ impl<W: Write> Output<W> {
                     self.columns = keys_of(item);
                 }
                 if self.count == 0 && self.format == OutputFormat::Csv {
-                    self.out.write_all(&table::csv_record(&self.columns))?;
+                    self.out.write_all(&table::csv_header(&self.columns))?;
                 }
                 match self.format {
                     OutputFormat::Csv => {
@@ -256,7 +273,7 @@ impl<W: Write> Output<W> {
                     .write_all(if self.count == 0 { b"]\n" } else { b"\n]\n" })?
             }
             OutputFormat::Csv if self.count == 0 && !self.columns.is_empty() => {
-                self.out.write_all(&table::csv_record(&self.columns))?
+                self.out.write_all(&table::csv_header(&self.columns))?
             }
             OutputFormat::Table if !self.columns.is_empty() => {
                 let text = table::render(&self.columns, &self.rows, width, bold);

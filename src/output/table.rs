@@ -1,12 +1,15 @@
 //! Cells and rows for `-o table`, `-o csv` and `-o tsv`: how a JSON value becomes a cell, how
 //! a table fits a width (display width, so CJK and emoji count double), and the CSV/TSV lines.
 //!
-//! Pure functions over strings; writing them is `output`'s job. Table cells are made safe for
-//! a terminal (control characters, including ESC, are shown escaped); CSV cells that a
+//! Pure functions over strings; writing them is `output`'s job. Cells and headers are made
+//! safe for a terminal (`escape`: control characters, ESC included, are shown escaped; CSV
+//! keeps the line breaks and tabs its quoting handles); CSV cells and header cells that a
 //! spreadsheet would run as a formula are neutralised with a leading `'` (OWASP's advice).
 
 use serde_json::Value;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::escape;
 
 /// Columns between two table columns.
 const GAP: usize = 2;
@@ -29,11 +32,29 @@ pub fn cell(v: Option<&Value>) -> String {
 /// them. Numbers and nested values (JSON) are left alone.
 pub fn csv_cell(v: Option<&Value>) -> String {
     match v {
-        Some(Value::String(s)) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
-            format!("'{s}")
-        }
-        _ => cell(v),
+        Some(Value::String(s)) => csv_text(s),
+        _ => escape::escape(&cell(v), CSV_KEEPS).into_owned(),
     }
+}
+
+/// What CSV's own quoting carries safely (everything else is escaped).
+const CSV_KEEPS: &[char] = &['\n', '\r', '\t'];
+
+/// A string cell for CSV: control characters escaped, then the formula guard.
+fn csv_text(s: &str) -> String {
+    let s = escape::escape(s, CSV_KEEPS);
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.into_owned()
+    }
+}
+
+/// The CSV header row: the column names get the same escaping and formula guard as cells
+/// (property names of open extensions are chosen by other users).
+pub fn csv_header(columns: &[String]) -> Vec<u8> {
+    let guarded: Vec<String> = columns.iter().map(|c| csv_text(c)).collect();
+    csv_record(&guarded)
 }
 
 /// One RFC 4180 record (quoted where needed, CRLF-terminated), by the `csv` crate.
@@ -47,46 +68,23 @@ pub fn csv_record(fields: &[String]) -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
-/// One TSV line: fields joined by tabs; `\` tab newline CR escaped so a record is one line.
+/// One TSV line: fields joined by tabs; `\` doubled, then tab, newline, CR and every other
+/// control character escaped (`\t`, `\n`, `\r`, `\u{1b}`), so a record is one safe line.
 pub fn tsv_record(fields: &[String]) -> Vec<u8> {
     let mut line = String::new();
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
             line.push('\t');
         }
-        for c in f.chars() {
-            match c {
-                '\\' => line.push_str("\\\\"),
-                '\t' => line.push_str("\\t"),
-                '\n' => line.push_str("\\n"),
-                '\r' => line.push_str("\\r"),
-                c => line.push(c),
-            }
-        }
+        line.push_str(&escape::terminal(&f.replace('\\', "\\\\")));
     }
     line.push('\n');
     line.into_bytes()
 }
 
-/// A cell made safe and single-line for a terminal: control and bidi-override characters
-/// are shown escaped (`\n`, `\u{1b}`), so data cannot move the cursor or recolour the screen.
+/// A cell made safe and single-line for a terminal (see `escape`).
 pub fn visible(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control()
-                || ('\u{202a}'..='\u{202e}').contains(&c)
-                || ('\u{2066}'..='\u{2069}').contains(&c) =>
-            {
-                out.push_str(&c.escape_unicode().to_string())
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    escape::terminal(s).into_owned()
 }
 
 /// Cuts `s` to at most `width` display columns, ending in `…` when cut, padded to `width`.

@@ -1,26 +1,29 @@
 //! The token cache: access tokens reused across processes, never written in plain text.
 //!
 //! Each entry is sealed with AES-256-GCM under a key derived (HKDF-SHA256) from the
-//! credential's own secret material (the client secret, or the certificate's private key)
-//! and bound, as associated data and in the derivation, to authority, tenant, client id,
-//! scope and certificate. Reading an entry therefore needs the credential that could mint
-//! the token anyway; a run with another credential derives another file name and key, so it
-//! never sees this token. File names are derived the same way and reveal nothing.
+//! credential's own secret material (the client secret, or what only the certificate's key
+//! can produce) and bound, as associated data and in the derivation, to authority, tenant,
+//! client id, scope and certificate. Reading an entry therefore needs the credential that
+//! could mint the token anyway; a run with another credential derives another file name and
+//! key, so it never sees this token. File names are derived the same way and reveal nothing.
+//! The crypto is aws-lc's (already linked for TLS), so a warm run starts no OpenSSL.
 //!
-//! Files are `0600` in a `0700` directory, written to a temporary file and renamed. A cold
-//! cache is filled under an exclusive file lock, checked again after taking it, so many
-//! processes started together make one token request. A corrupt, truncated or foreign file
-//! is a miss, never an error. `should_refresh` is pure and takes `now`.
+//! The directory is not trusted: it must be a real directory (not a symlink) owned by the
+//! user, made `0700`; entries and the lock are opened without following symlinks or blocking
+//! on FIFOs, and only when they are regular files of the user's. Files are `0600`, written to
+//! a temporary file and renamed. A cold cache is filled under an exclusive file lock, checked
+//! again after taking it, so many processes started together make one token request; the lock
+//! is waited for at most [`LOCK_WAIT`] (within `--deadline`), then the run goes on without
+//! the cache. A corrupt, truncated, foreign or hostile file is a miss, never an error.
+//! `should_refresh` is pure and takes `now`.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
-use openssl::md::Md;
-use openssl::pkey::Id;
-use openssl::pkey_ctx::PkeyCtx;
-use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::hkdf::{HKDF_SHA256, KeyType, Salt};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 use zeroize::Zeroizing;
@@ -36,6 +39,13 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// Entries untouched for this long are pruned: Entra's app tokens live 60–90 minutes and at
 /// most a day under a token-lifetime policy, so such an entry can only hold an expired token.
 pub const PRUNE_AFTER: Duration = Duration::from_secs(26 * 60 * 60);
+
+/// The longest wait for another process's lock on an entry (a cold token request takes well
+/// under a second; a process stuck or hostile holding it must not stall this one).
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// The largest entry read (one holds a token of a few KiB).
+const MAX_ENTRY_BYTES: usize = 64 * 1024;
 
 const MAGIC: &[u8; 4] = b"GDTC";
 const VERSION: u8 = 1;
@@ -66,31 +76,41 @@ pub struct CacheKey {
     binding: String,
 }
 
+/// An HKDF output length.
+struct Len(usize);
+
+impl KeyType for Len {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
 impl CacheKey {
     /// Derives the entry's name and key from the credential's secret `material` and what the
     /// token is for (`binding`: authority, tenant, client id, scope, certificate).
     pub fn derive(material: &[u8], binding: &str) -> Result<CacheKey, CacheError> {
+        let prk = Salt::new(HKDF_SHA256, SALT).extract(material);
+        let expand = |info: &[u8], out: &mut [u8]| {
+            prk.expand(&[info], Len(out.len()))
+                .and_then(|okm| okm.fill(out))
+                .map_err(|_| CacheError::Crypto)
+        };
         let mut key = Zeroizing::new([0u8; 32]);
-        hkdf(material, format!("key|{binding}").as_bytes(), &mut key[..])?;
+        expand(format!("key|{binding}").as_bytes(), &mut key[..])?;
         let mut name = [0u8; 16];
-        hkdf(material, format!("name|{binding}").as_bytes(), &mut name)?;
+        expand(format!("name|{binding}").as_bytes(), &mut name)?;
         Ok(CacheKey {
             name: name.iter().map(|b| format!("{b:02x}")).collect(),
             key,
             binding: binding.to_string(),
         })
     }
-}
 
-fn hkdf(ikm: &[u8], info: &[u8], out: &mut [u8]) -> Result<(), CacheError> {
-    let mut ctx = PkeyCtx::new_id(Id::HKDF).map_err(CacheError::Crypto)?;
-    ctx.derive_init().map_err(CacheError::Crypto)?;
-    ctx.set_hkdf_md(Md::sha256()).map_err(CacheError::Crypto)?;
-    ctx.set_hkdf_key(ikm).map_err(CacheError::Crypto)?;
-    ctx.set_hkdf_salt(SALT).map_err(CacheError::Crypto)?;
-    ctx.add_hkdf_info(info).map_err(CacheError::Crypto)?;
-    ctx.derive(Some(out)).map_err(CacheError::Crypto)?;
-    Ok(())
+    fn aead(&self) -> Result<LessSafeKey, CacheError> {
+        UnboundKey::new(&AES_256_GCM, &self.key[..])
+            .map(LessSafeKey::new)
+            .map_err(|_| CacheError::Crypto)
+    }
 }
 
 /// The plaintext of an entry (only ever in zeroizing buffers).
@@ -112,8 +132,8 @@ pub enum CacheError {
     },
     #[error("no cache directory: neither XDG_CACHE_HOME nor HOME is set")]
     NoDir,
-    #[error("cannot derive the cache key")]
-    Crypto(#[source] openssl::error::ErrorStack),
+    #[error("cannot derive the cache key or seal an entry")]
+    Crypto,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
@@ -126,13 +146,15 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
 impl crate::diagnostic::Diagnostic for CacheError {}
 
 impl TokenCache {
-    /// `$XDG_CACHE_HOME/graphd/tokens` (or `~/.cache/graphd/tokens`).
+    /// `$XDG_CACHE_HOME/graphd/tokens` (or `~/.cache/graphd/tokens`; on Windows,
+    /// `%LOCALAPPDATA%\graphd\tokens`).
     pub fn default_dir() -> Result<PathBuf, CacheError> {
         let base = directories::BaseDirs::new().ok_or(CacheError::NoDir)?;
         Ok(base.cache_dir().join("graphd").join("tokens"))
     }
 
-    /// Opens (creating with mode 0700) the cache directory.
+    /// Opens (creating with mode 0700) the cache directory; refuses one that is a symlink or
+    /// another user's.
     pub fn open(dir: PathBuf) -> Result<TokenCache, CacheError> {
         files::create_private_dir(&dir).map_err(io_err(&dir))?;
         Ok(TokenCache { dir })
@@ -145,20 +167,40 @@ impl TokenCache {
     /// A usable cached token for `key` at `now`, if there is one.
     pub fn load(&self, key: &CacheKey, now: SystemTime) -> Option<Token> {
         let path = self.entry_path(key);
-        let file = File::open(&path).ok()?;
-        let mut bytes = Zeroizing::new(Vec::new());
-        file.take(64 * 1024).read_to_end(&mut bytes).ok()?;
-        let Some(sealed) = open_entry(key, &bytes) else {
+        let mut file = match files::open_owned(&path, false) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                warn!(target: "graphd::cache", "ignoring the cache entry {}: {e}", path.display());
+                return None;
+            }
+        };
+        let mut bytes = Zeroizing::new(Vec::with_capacity(4096));
+        (&mut file)
+            .take(MAX_ENTRY_BYTES as u64)
+            .read_to_end(&mut bytes)
+            .ok()?;
+        let Some(sealed) = open_entry(key, bytes) else {
             debug!(target: "graphd::cache", "ignoring an unreadable cache entry {}", path.display());
             return None;
         };
+        // Checked conversions: a stored time past what SystemTime holds is a miss, not a panic.
+        let at = |secs: u64| crate::time::from_unix(i64::try_from(secs).ok()?);
         let token = Token {
             access_token: AccessToken::new(sealed.access_token.to_string()),
-            expires_on: UNIX_EPOCH + Duration::from_secs(sealed.expires_on),
-            refresh_on: sealed
-                .refresh_on
-                .map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+            expires_on: at(sealed.expires_on)?,
+            refresh_on: sealed.refresh_on.and_then(at),
         };
+        // An entry that claims to live longer than any token does was not written by a
+        // correct graphd: a miss, replaced by the next fetch.
+        if token
+            .expires_on
+            .duration_since(now)
+            .is_ok_and(|left| left > super::MAX_LIFETIME)
+        {
+            debug!(target: "graphd::cache", "ignoring a cache entry that expires beyond any token's lifetime");
+            return None;
+        }
         if should_refresh(token.expires_on, token.refresh_on, now) {
             debug!(target: "graphd::cache", "cached token is within the refresh margin");
             return None;
@@ -173,29 +215,7 @@ impl TokenCache {
             expires_on: crate::time::unix_secs(token.expires_on),
             refresh_on: token.refresh_on.map(crate::time::unix_secs),
         };
-        let plain = Zeroizing::new(
-            serde_json::to_vec(&sealed).expect("a struct of strings and numbers serializes"),
-        );
-        let mut nonce = [0u8; NONCE_LEN];
-        openssl::rand::rand_bytes(&mut nonce).map_err(CacheError::Crypto)?;
-        let mut tag = [0u8; TAG_LEN];
-        let aad = aad(&key.binding);
-        let ciphertext = encrypt_aead(
-            Cipher::aes_256_gcm(),
-            &key.key[..],
-            Some(&nonce),
-            &aad,
-            &plain,
-            &mut tag,
-        )
-        .map_err(CacheError::Crypto)?;
-        let mut out = Vec::with_capacity(5 + NONCE_LEN + ciphertext.len() + TAG_LEN);
-        out.extend_from_slice(MAGIC);
-        out.push(VERSION);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
-        out.extend_from_slice(&tag);
-
+        let out = seal(key, &sealed)?;
         let final_path = self.entry_path(key);
         files::replace_private(&final_path, &out).map_err(|source| CacheError::Io {
             path: final_path.clone(),
@@ -204,11 +224,13 @@ impl TokenCache {
     }
 
     /// The cached token for `key`, or `fetch`'s, stored for the next run. Concurrent cold
-    /// runs serialize on the entry's lock file, and all but the first find the new token.
+    /// runs serialize on the entry's lock file, and all but the first find the new token. The
+    /// lock is waited for at most `LOCK_WAIT`, and never past `deadline`.
     pub fn get_or_fetch<E>(
         &self,
         key: &CacheKey,
         now: impl Fn() -> SystemTime,
+        deadline: Instant,
         fetch: impl FnOnce() -> Result<Token, E>,
     ) -> Result<Token, E> {
         if let Some(t) = self.load(key, now()) {
@@ -216,13 +238,9 @@ impl TokenCache {
             return Ok(t);
         }
         let lock_path = self.dir.join(format!("{}.{LOCK_EXT}", key.name));
-        let lock = files::open_private(&lock_path);
-        let _guard = match lock.and_then(|f| f.lock().map(|()| f)) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                warn!(target: "graphd::cache", "cannot lock the token cache ({e}); requesting a token without it");
-                None
-            }
+        let Some(_guard) = self.lock(&lock_path, deadline) else {
+            // Without the lock, without the cache: neither read nor written this run.
+            return fetch();
         };
         if let Some(t) = self.load(key, now()) {
             debug!(target: "graphd::cache", "another graphd filled the cache while this one waited");
@@ -235,6 +253,35 @@ impl TokenCache {
         }
         self.prune(now());
         Ok(token)
+    }
+
+    /// The entry's lock, waited for at most `LOCK_WAIT` (and not past `deadline`); `None`,
+    /// with a warning, when it cannot be had.
+    fn lock(&self, path: &Path, deadline: Instant) -> Option<fs::File> {
+        let file = match files::open_owned(path, true) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!(target: "graphd::cache", "cannot use the token cache's lock {} ({e}); going on without the cache", path.display());
+                return None;
+            }
+        };
+        let until = deadline.min(Instant::now() + LOCK_WAIT);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Some(file),
+                Err(fs::TryLockError::WouldBlock) if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    warn!(target: "graphd::cache", "another process has held the token cache's lock for {} s; going on without the cache", LOCK_WAIT.as_secs());
+                    return None;
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    warn!(target: "graphd::cache", "cannot lock the token cache ({e}); going on without it");
+                    return None;
+                }
+            }
+        }
     }
 
     /// Removes entries not written for `PRUNE_AFTER`, and stale temporary files.
@@ -292,33 +339,63 @@ fn aad(binding: &str) -> Vec<u8> {
     v
 }
 
-fn open_entry(key: &CacheKey, bytes: &[u8]) -> Option<Sealed> {
+/// `MAGIC VERSION nonce ciphertext tag`, the plaintext serialised into a buffer reserved for
+/// it (never regrown, so no unwiped copy of the token is left behind).
+fn seal(key: &CacheKey, sealed: &Sealed) -> Result<Vec<u8>, CacheError> {
+    let mut plain = Zeroizing::new(Vec::with_capacity(
+        sealed.access_token.len() + 128 + TAG_LEN,
+    ));
+    serde_json::to_writer(&mut *plain as &mut dyn io::Write, sealed)
+        .map_err(|_| CacheError::Crypto)?;
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CacheError::Crypto)?;
+    let tag = key
+        .aead()?
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad(&key.binding)),
+            &mut plain[..],
+        )
+        .map_err(|_| CacheError::Crypto)?;
+    let mut out = Vec::with_capacity(5 + NONCE_LEN + plain.len() + TAG_LEN);
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&plain); // now the ciphertext
+    out.extend_from_slice(tag.as_ref());
+    Ok(out)
+}
+
+fn open_entry(key: &CacheKey, mut bytes: Zeroizing<Vec<u8>>) -> Option<Sealed> {
     let rest = bytes.strip_prefix(MAGIC.as_slice())?;
     let (&version, rest) = rest.split_first()?;
     if version != VERSION || rest.len() < NONCE_LEN + TAG_LEN {
         return None;
     }
-    let (nonce, rest) = rest.split_at(NONCE_LEN);
-    let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
-    let plain = Zeroizing::new(
-        decrypt_aead(
-            Cipher::aes_256_gcm(),
-            &key.key[..],
-            Some(nonce),
-            &aad(&key.binding),
-            ciphertext,
-            tag,
+    let nonce: [u8; NONCE_LEN] = rest[..NONCE_LEN].try_into().ok()?;
+    let start = MAGIC.len() + 1 + NONCE_LEN;
+    let plain = key
+        .aead()
+        .ok()?
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad(&key.binding)),
+            &mut bytes[start..],
         )
-        .ok()?,
-    );
-    serde_json::from_slice(&plain).ok()
+        .ok()?;
+    serde_json::from_slice(plain).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use std::fs::OpenOptions;
+    use std::time::UNIX_EPOCH;
 
     use super::*;
+
+    fn far_deadline() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
 
     fn token(expires_in: u64, now: SystemTime) -> Token {
         Token {
@@ -422,10 +499,84 @@ mod tests {
         }
         // ...and replaced by the next fetch.
         let t = cache
-            .get_or_fetch(&key, SystemTime::now, || Ok::<_, ()>(token(3600, now)))
+            .get_or_fetch(&key, SystemTime::now, far_deadline(), || {
+                Ok::<_, ()>(token(3600, now))
+            })
             .unwrap();
         assert_eq!(t.access_token.expose(), "eyJ.canary-token.sig");
         assert!(cache.load(&key, now).is_some());
+    }
+
+    #[test]
+    fn entries_beyond_any_token_lifetime_are_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::open(dir.path().to_path_buf()).unwrap();
+        let now = SystemTime::now();
+        let key = CacheKey::derive(b"s", "b").unwrap();
+        let far = super::super::MAX_LIFETIME.as_secs() + 3600;
+        cache.store(&key, &token(far, now)).unwrap();
+        assert!(cache.load(&key, now).is_none(), "beyond the bound");
+        // A time past what SystemTime holds (written by nothing correct) is a miss too.
+        let sealed = Sealed {
+            access_token: Zeroizing::new("t".into()),
+            expires_on: u64::MAX,
+            refresh_on: Some(u64::MAX),
+        };
+        fs::write(cache.entry_path(&key), seal(&key, &sealed).unwrap()).unwrap();
+        assert!(cache.load(&key, now).is_none());
+    }
+
+    /// Entries written by graphd 0.1 (OpenSSL's HKDF and AES-GCM, the same layout) still open:
+    /// the switch to aws-lc changed no byte on disk.
+    #[test]
+    fn entries_sealed_with_openssl_open_with_aws_lc() {
+        use openssl::md::Md;
+        use openssl::pkey::Id;
+        use openssl::pkey_ctx::PkeyCtx;
+        use openssl::symm::{Cipher, encrypt_aead};
+        let hkdf = |info: &[u8], len: usize| {
+            let mut ctx = PkeyCtx::new_id(Id::HKDF).unwrap();
+            ctx.derive_init().unwrap();
+            ctx.set_hkdf_md(Md::sha256()).unwrap();
+            ctx.set_hkdf_key(b"the-secret").unwrap();
+            ctx.set_hkdf_salt(SALT).unwrap();
+            ctx.add_hkdf_info(info).unwrap();
+            let mut out = vec![0u8; len];
+            ctx.derive(Some(&mut out)).unwrap();
+            out
+        };
+        let binding = "https://a|t|c|s|secret";
+        let key = CacheKey::derive(b"the-secret", binding).unwrap();
+        assert_eq!(hkdf(format!("key|{binding}").as_bytes(), 32), &key.key[..]);
+        let name: String = hkdf(format!("name|{binding}").as_bytes(), 16)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(name, key.name);
+        let now = SystemTime::now();
+        let plain = format!(
+            r#"{{"access_token":"eyJ.old","expires_on":{},"refresh_on":null}}"#,
+            crate::time::unix_secs(now) + 3000
+        );
+        let nonce = [7u8; NONCE_LEN];
+        let mut tag = [0u8; TAG_LEN];
+        let ct = encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &key.key[..],
+            Some(&nonce),
+            &aad(&key.binding),
+            plain.as_bytes(),
+            &mut tag,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::open(dir.path().to_path_buf()).unwrap();
+        let bytes = [MAGIC.as_slice(), &[VERSION], &nonce, &ct, &tag].concat();
+        fs::write(cache.entry_path(&key), bytes).unwrap();
+        assert_eq!(
+            cache.load(&key, now).unwrap().access_token.expose(),
+            "eyJ.old"
+        );
     }
 
     #[test]
@@ -460,15 +611,18 @@ mod tests {
         assert!(cache.load(&key, now).is_none(), "under the 5-minute margin");
         let mut fetched = 0;
         cache
-            .get_or_fetch(&key, SystemTime::now, || {
+            .get_or_fetch(&key, SystemTime::now, far_deadline(), || {
                 fetched += 1;
                 Ok::<_, ()>(token(3600, now))
             })
             .unwrap();
         cache
-            .get_or_fetch(&key, SystemTime::now, || -> Result<Token, ()> {
-                panic!("cached")
-            })
+            .get_or_fetch(
+                &key,
+                SystemTime::now,
+                far_deadline(),
+                || -> Result<Token, ()> { panic!("cached") },
+            )
             .unwrap();
         assert_eq!(fetched, 1);
         assert_eq!(cache.clear().unwrap(), 1);

@@ -78,11 +78,18 @@ pub struct Token {
     pub refresh_on: Option<SystemTime>,
 }
 
+/// The longest token lifetime graphd believes (`time::MAX_TOKEN_LIFETIME`, where the reasoning
+/// is, shared with the managed-identity endpoints' answers). A longer `expires_in`,
+/// `ext_expires_in` or `refresh_in` is a broken or hostile answer: refused, never cached.
+pub const MAX_LIFETIME: Duration = crate::time::MAX_TOKEN_LIFETIME;
+
 /// The success body. `expires_in` may arrive as a number or a string (PROTOCOL.md §1).
 #[derive(Deserialize)]
 struct TokenResponse {
     token_type: String,
     expires_in: NumberOrString,
+    #[serde(default)]
+    ext_expires_in: Option<NumberOrString>,
     #[serde(default)]
     refresh_in: Option<NumberOrString>,
     access_token: AccessToken,
@@ -176,7 +183,9 @@ pub fn obtain(
     }
     let fetch = || request_token(http, request, credential);
     match cache_slot(request, credential) {
-        Some((cache, key)) => cache.get_or_fetch(&key, SystemTime::now, fetch),
+        Some((cache, key)) => {
+            cache.get_or_fetch(&key, SystemTime::now, request.retry.deadline, fetch)
+        }
         None => fetch(),
     }
 }
@@ -295,8 +304,13 @@ pub fn request_token(
     };
     let transient = |reply: &crate::http::Reply| {
         let body = serde_json::from_slice::<entra::ErrorBody>(&reply.body).ok()?;
-        body.is_transient()
-            .then(|| format!("Entra answered {} ({})", reply.status, body.error))
+        body.is_transient().then(|| {
+            format!(
+                "Entra answered {} ({})",
+                reply.status,
+                crate::output::escape::terminal(&body.error)
+            )
+        })
     };
     let reply =
         retry::send(http, &request.retry, "token", &make, &transient).map_err(TokenError::Send)?;
@@ -370,19 +384,36 @@ pub fn parse_token_response(body: &[u8], requested_at: SystemTime) -> Result<Tok
             reason: "access_token is empty".into(),
         });
     }
-    let expires_in = response
-        .expires_in
-        .seconds()
-        .ok_or_else(|| TokenError::BadResponse {
-            reason: "expires_in is not a number of seconds".into(),
+    let lifetime = |name: &str, v: &NumberOrString| -> Result<Duration, TokenError> {
+        let secs = v.seconds().ok_or_else(|| TokenError::BadResponse {
+            reason: format!("{name} is not a number of seconds"),
         })?;
-    // A lifetime past what SystemTime can hold is a broken answer, not a panic (found by the
-    // token_response fuzzer: "expires_in":"11011111111111111111").
-    let at = |secs: u64| requested_at.checked_add(Duration::from_secs(secs));
+        let d = Duration::from_secs(secs);
+        if d > MAX_LIFETIME {
+            return Err(TokenError::BadResponse {
+                reason: format!(
+                    "{name} of {secs} s is beyond the {} h any Entra token lives",
+                    MAX_LIFETIME.as_secs() / 3600
+                ),
+            });
+        }
+        Ok(d)
+    };
+    let expires_in = lifetime("expires_in", &response.expires_in)?;
+    if let Some(ext) = &response.ext_expires_in {
+        lifetime("ext_expires_in", ext)?;
+    }
+    let refresh_in = response
+        .refresh_in
+        .as_ref()
+        .map(|r| lifetime("refresh_in", r))
+        .transpose()?;
+    // Bounded above, so these cannot overflow; checked all the same.
+    let at = |d: Duration| requested_at.checked_add(d);
     let expires_on = at(expires_in).ok_or_else(|| TokenError::BadResponse {
         reason: "expires_in is out of range".into(),
     })?;
-    let refresh_on = response.refresh_in.and_then(|r| r.seconds()).and_then(at);
+    let refresh_on = refresh_in.and_then(at);
     Ok(Token {
         access_token: response.access_token,
         expires_on,
@@ -415,7 +446,40 @@ mod tests {
     fn an_absurd_lifetime_is_an_error_not_a_panic() {
         let body = br#"{"token_type":"Bearer","expires_in":"11011111111111111111","refresh_in":18446744073709551615,"access_token":"abc"}"#;
         let e = parse_token_response(body, SystemTime::now()).unwrap_err();
-        assert!(e.to_string().contains("out of range"), "{e}");
+        assert!(e.to_string().contains("beyond the 36 h"), "{e}");
+    }
+
+    #[test]
+    fn lifetimes_beyond_the_bound_are_refused() {
+        let now = SystemTime::now();
+        let ok = |body: &str| parse_token_response(body.as_bytes(), now);
+        let max = MAX_LIFETIME.as_secs();
+        assert!(
+            ok(&format!(
+                r#"{{"token_type":"Bearer","expires_in":{max},"access_token":"a"}}"#
+            ))
+            .is_ok()
+        );
+        for body in [
+            r#"{"token_type":"Bearer","expires_in":"300000000000","access_token":"a"}"#.to_string(),
+            format!(
+                r#"{{"token_type":"Bearer","expires_in":{},"access_token":"a"}}"#,
+                max + 1
+            ),
+            format!(
+                r#"{{"token_type":"Bearer","expires_in":3599,"ext_expires_in":"{}","access_token":"a"}}"#,
+                max + 1
+            ),
+            format!(
+                r#"{{"token_type":"Bearer","expires_in":3599,"refresh_in":{},"access_token":"a"}}"#,
+                max + 1
+            ),
+            r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":"soon","access_token":"a"}"#
+                .to_string(),
+        ] {
+            let e = ok(&body).unwrap_err();
+            assert!(matches!(e, TokenError::BadResponse { .. }), "{body}: {e}");
+        }
     }
 
     #[test]

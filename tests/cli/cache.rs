@@ -3,7 +3,7 @@
 //! plain text on disk.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use graphd_emulator::{Emulator, Options};
 
@@ -13,47 +13,11 @@ fn cache_dir(s: &Setup) -> PathBuf {
     s.dir.path().join("home/.cache/graphd/tokens")
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            match e.file_type() {
-                Ok(t) if t.is_dir() => stack.push(p),
-                Ok(t) if t.is_file() => out.push(p),
-                _ => {} // sockets (the keyring daemon's control socket), symlinks
-            }
-        }
-    }
-    out
-}
-
-/// No file under `dir` holds any of `needles`, or a JWT (`eyJ`).
-pub fn assert_no_plaintext(dir: &Path, needles: &[&str]) {
-    for f in files_under(dir) {
-        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
-        for n in needles.iter().copied().chain(["eyJ"]) {
-            assert!(
-                !text.contains(n),
-                "{} holds {n:?} in plain text",
-                f.display()
-            );
-        }
-    }
-}
-
-fn ok(cmd: &mut assert_cmd::Command) -> std::process::Output {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    out
-}
-
 #[test]
 fn second_run_reuses_the_token_and_nothing_is_plaintext() {
     let s = start(20);
-    ok(s.graphd_secret().args(["users", "--max-items", "1"]));
-    let out = ok(s.graphd_secret().args(["users", "--max-items", "1", "-vv"]));
+    run_ok(s.graphd_secret().args(["users", "--max-items", "1"]));
+    let out = run_ok(s.graphd_secret().args(["users", "--max-items", "1", "-vv"]));
     assert!(
         stderr_of(&out).contains("using the cached token"),
         "{}",
@@ -119,7 +83,7 @@ fn sixteen_concurrent_cold_runs_make_one_token_request() {
 #[test]
 fn a_wrong_secret_never_gets_the_cached_token() {
     let s = start(5);
-    ok(s.graphd_secret().arg("users"));
+    run_ok(s.graphd_secret().arg("users"));
     let out = s
         .graphd()
         .env("AZURE_CLIENT_SECRET", "wrong-secret")
@@ -138,9 +102,9 @@ fn a_wrong_secret_never_gets_the_cached_token() {
 #[test]
 fn another_credential_never_gets_the_cached_token() {
     let s = start(5);
-    ok(s.graphd_secret().arg("users"));
-    ok(s.graphd_cert().arg("users"));
-    ok(s.graphd_cert().arg("users"));
+    run_ok(s.graphd_secret().arg("users"));
+    run_ok(s.graphd_cert().arg("users"));
+    run_ok(s.graphd_cert().arg("users"));
     let auths: Vec<String> = s
         .emu
         .log()
@@ -167,8 +131,8 @@ fn tokens_inside_the_refresh_margin_are_not_reused() {
     })
     .unwrap();
     let s = Setup { emu, dir };
-    ok(s.graphd_secret().arg("users"));
-    ok(s.graphd_secret().arg("users"));
+    run_ok(s.graphd_secret().arg("users"));
+    run_ok(s.graphd_secret().arg("users"));
     assert_eq!(s.token_requests(), 2);
 }
 
@@ -183,54 +147,56 @@ fn refresh_in_is_honoured() {
     })
     .unwrap();
     let s = Setup { emu, dir };
-    ok(s.graphd_secret().arg("users"));
-    ok(s.graphd_secret().arg("users"));
+    run_ok(s.graphd_secret().arg("users"));
+    run_ok(s.graphd_secret().arg("users"));
     assert_eq!(s.token_requests(), 2, "refresh_in 0 means refresh now");
 }
 
 #[test]
 fn garbage_cache_files_are_replaced() {
     let s = start(5);
-    ok(s.graphd_secret().arg("users"));
+    run_ok(s.graphd_secret().arg("users"));
     let entries: Vec<_> = files_under(&cache_dir(&s))
         .into_iter()
         .filter(|f| f.extension().is_some_and(|e| e == "tok"))
         .collect();
     assert_eq!(entries.len(), 1);
     std::fs::write(&entries[0], b"\x00garbage, not a cache entry").unwrap();
-    ok(s.graphd_secret().arg("users"));
+    run_ok(s.graphd_secret().arg("users"));
     assert_eq!(s.token_requests(), 2, "the garbage was a miss");
     assert_ne!(
         std::fs::read(&entries[0]).unwrap(),
         b"\x00garbage, not a cache entry",
         "and was replaced"
     );
-    ok(s.graphd_secret().arg("users"));
+    run_ok(s.graphd_secret().arg("users"));
     assert_eq!(s.token_requests(), 2, "the replacement is used");
 }
 
 #[test]
 fn cache_off_by_flag_or_env_and_cache_clear() {
     let s = start(5);
-    ok(s.graphd_secret().args(["users", "--no-token-cache"]));
-    ok(s.graphd_secret()
-        .env("GRAPHD_TOKEN_CACHE", "off")
-        .arg("users"));
+    run_ok(s.graphd_secret().args(["users", "--no-token-cache"]));
+    run_ok(
+        s.graphd_secret()
+            .env("GRAPHD_TOKEN_CACHE", "off")
+            .arg("users"),
+    );
     assert_eq!(s.token_requests(), 2);
     assert!(
         files_under(&cache_dir(&s)).is_empty(),
         "nothing written with the cache off"
     );
 
-    ok(s.graphd_secret().arg("users"));
-    let out = ok(s.graphd().args(["cache", "clear"]));
+    run_ok(s.graphd_secret().arg("users"));
+    let out = run_ok(s.graphd().args(["cache", "clear"]));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("removed 1 cached token"),
         "{:?}",
         out
     );
     assert!(files_under(&cache_dir(&s)).is_empty());
-    ok(s.graphd_secret().arg("users"));
+    run_ok(s.graphd_secret().arg("users"));
     assert_eq!(s.token_requests(), 4, "after clear, a new token");
 
     let out = s

@@ -73,11 +73,6 @@ fn app_cert(s: &Setup) -> (PathBuf, PathBuf) {
     (info.cert_pem.clone(), info.key_pem.clone())
 }
 
-fn ok(out: std::process::Output) -> std::process::Output {
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    out
-}
-
 fn refused(s: &Setup, out: std::process::Output, code: i32, needle: &str) -> String {
     let e = stderr_of(&out);
     assert_eq!(out.status.code(), Some(code), "{e}");

@@ -13,21 +13,10 @@ use openssl::sign::Signer;
 
 use super::util::*;
 
-fn ok(out: std::process::Output) -> std::process::Output {
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    out
-}
-
 fn token_file(s: &Setup, name: &str, spec: &FederatedTokenSpec) -> PathBuf {
     let path = s.path(name);
     write_private(&path, s.emu.mint_federated_token(spec).as_bytes());
     path
-}
-
-/// Everything a redaction check needs: no JWT in any output.
-fn no_jwt(out: &std::process::Output) {
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(out));
-    assert!(!text.contains("eyJ"), "a JWT in the output:\n{text}");
 }
 
 #[test]
@@ -252,15 +241,6 @@ fn with_cert(s: &Setup, cert: &Path, key: &Path) -> assert_cmd::Command {
     let mut cmd = s.graphd();
     cmd.arg("--cert").arg(cert).arg("--key").arg(key);
     cmd
-}
-
-fn thumbprint(cert: &Path) -> String {
-    let x = openssl::x509::X509::from_pem(&std::fs::read(cert).unwrap()).unwrap();
-    x.digest(MessageDigest::sha1())
-        .unwrap()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
 }
 
 fn keys(s: &Setup, cert: &Path, key: &Path) -> Vec<serde_json::Value> {

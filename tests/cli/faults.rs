@@ -4,7 +4,6 @@
 //! looks for every secret the emulator saw (client secret, issued tokens, received
 //! assertions, the private key) in stdout, stderr and every file under graphd's HOME.
 
-use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -47,64 +46,6 @@ fn users(s: &Setup, args: &[&str]) -> Run {
     };
     assert_no_leak(s, &run.out);
     run
-}
-
-/// No secret in stdout, stderr, or any file graphd wrote (its HOME: the token cache).
-pub fn assert_no_leak(s: &Setup, out: &Output) {
-    let info = s.emu.info();
-    let key = std::fs::read_to_string(&info.key_pem).unwrap();
-    let mut secrets: Vec<String> = s.emu.secrets_seen();
-    secrets.push(info.client_secret.clone());
-    secrets.push(info.noperm_client_secret.clone());
-    secrets.extend(
-        key.lines()
-            .filter(|l| !l.starts_with("-----") && l.len() > 20)
-            .map(str::to_string),
-    );
-    let mut texts = vec![
-        ("stdout".to_string(), out.stdout.clone()),
-        ("stderr".to_string(), out.stderr.clone()),
-    ];
-    collect_files(&s.dir.path().join("home"), &mut texts);
-    for (name, bytes) in &texts {
-        let text = String::from_utf8_lossy(bytes);
-        for secret in &secrets {
-            assert!(
-                !text.contains(secret.as_str()),
-                "a secret leaked into {name}:\n{}",
-                stderr_of(out)
-            );
-        }
-        for marker in [
-            "eyJ",
-            "Bearer ",
-            "PRIVATE KEY",
-            "client_secret=",
-            "client_assertion=",
-            "authorization:",
-            "Authorization:",
-        ] {
-            assert!(
-                !text.contains(marker),
-                "{marker:?} in {name}:\n{}",
-                stderr_of(out)
-            );
-        }
-    }
-}
-
-fn collect_files(dir: &Path, into: &mut Vec<(String, Vec<u8>)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            collect_files(&path, into);
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            into.push((path.display().to_string(), bytes));
-        }
-    }
 }
 
 /// The directory's ids, in order, and no duplicates.

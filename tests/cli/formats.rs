@@ -7,23 +7,6 @@ use std::process::{Command, Stdio};
 
 use super::util::*;
 
-/// Compares with `tests/cli/snapshots/NAME`; `GRAPHD_UPDATE_SNAPSHOTS=1` rewrites it.
-fn snapshot(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/cli/snapshots")
-        .join(name);
-    if std::env::var_os("GRAPHD_UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (GRAPHD_UPDATE_SNAPSHOTS=1 creates it)",
-            path.display()
-        )
-    });
-    assert_eq!(actual, expected, "snapshot {name} differs");
-}
-
 fn table(columns: &str, extra: &[&str]) -> String {
     let s = shared();
     let out = s

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::cache::assert_no_plaintext;
 use super::util::*;
 
 /// A private D-Bus session with an unlocked gnome-keyring, alive while this value lives.

@@ -7,7 +7,6 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::faults::assert_no_leak;
 use super::util::*;
 
 /// A minimal HTTP CONNECT proxy on loopback that records each request head it receives.

@@ -8,21 +8,6 @@ use serde_json::json;
 
 use super::util::*;
 
-/// `graphd` with the emulator's CA but no tenant, client or endpoints from the environment:
-/// everything comes from the parameters file.
-pub fn bare(s: &Setup) -> assert_cmd::Command {
-    let mut cmd = s.graphd();
-    for v in [
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_AUTHORITY_HOST",
-        "GRAPHD_GRAPH_ENDPOINT",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd
-}
-
 fn write_params(s: &Setup, name: &str, v: &serde_json::Value) -> PathBuf {
     let p = s.path(name);
     write_private(&p, serde_json::to_string_pretty(v).unwrap().as_bytes());
@@ -39,15 +24,6 @@ pub fn base_params(s: &Setup) -> serde_json::Value {
         "note": "tolerated, like oidc_authority",
         "oidc_authority": "https://contoso.ciamlogin.com/contoso.onmicrosoft.com",
     })
-}
-
-fn thumbprint(cert_pem: &std::path::Path) -> String {
-    let cert = openssl::x509::X509::from_pem(&std::fs::read(cert_pem).unwrap()).unwrap();
-    cert.digest(openssl::hash::MessageDigest::sha1())
-        .unwrap()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
 }
 
 #[test]

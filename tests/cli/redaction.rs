@@ -4,25 +4,6 @@
 
 use super::util::*;
 
-fn assert_clean(out: &std::process::Output, secrets: &[&str]) {
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(out));
-    for s in secrets {
-        assert!(
-            !text.contains(s),
-            "a secret leaked into the output:\n{text}"
-        );
-    }
-    for marker in [
-        "eyJ",
-        "Bearer ",
-        "PRIVATE KEY",
-        "client_secret=",
-        "client_assertion=",
-    ] {
-        assert!(!text.contains(marker), "{marker:?} in the output:\n{text}");
-    }
-}
-
 #[test]
 fn vvv_logs_requests_but_no_secret_or_token() {
     let s = shared();

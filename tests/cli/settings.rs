@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::params::{bare, base_params};
+use super::params::base_params;
 use super::util::*;
 
 /// A fresh XDG_CONFIG_HOME holding `config.toml`.

@@ -76,6 +76,17 @@ pub(super) fn faulty_body(
             }
         }
         Some(FaultKind::RepeatedNextLink) => (set_next(body, current()), None),
+        Some(FaultKind::LongNextLink { padding_bytes }) => {
+            let v: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+            let link = v
+                .as_ref()
+                .and_then(|v| v["@odata.nextLink"].as_str())
+                .map(|l| format!("{l}&pad={}", "x".repeat(*padding_bytes)));
+            match link {
+                Some(l) => (set_next(body, l), None),
+                None => (body, None),
+            }
+        }
         Some(FaultKind::LargePage { padding_bytes }) if body.first() == Some(&b'{') => {
             let mut padded = Vec::with_capacity(body.len() + padding_bytes + 32);
             padded.extend_from_slice(b"{\"@emulator.padding\":\"");

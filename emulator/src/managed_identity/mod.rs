@@ -24,6 +24,7 @@
 mod appservice;
 mod arc;
 mod cloudshell;
+mod control;
 pub(crate) mod exchange;
 mod faults;
 mod imds;

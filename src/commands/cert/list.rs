@@ -25,7 +25,7 @@ pub fn run(config: &Config, args: &CertListArgs) -> Result<(), Error> {
                 v
             })
             .collect();
-        output::message(&serde_json::to_string_pretty(&out).expect("strings"))?;
+        output::json(&out)?;
         return Ok(());
     }
     let mut text = format!(

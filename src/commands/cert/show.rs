@@ -27,11 +27,9 @@ pub fn run(args: &CertShowArgs, global: &GlobalArgs, env: &dyn Env) -> Result<()
     let chain = super::read_certificates(&args.path, password)?;
     let info = CertInfo::of(&chain[0], chain.len(), SystemTime::now()).map_err(MakeError::from)?;
     if args.manifest {
-        output::message(&serde_json::to_string_pretty(&info.manifest()).expect("JSON of strings"))?;
+        output::json(&info.manifest())?;
     } else if args.json {
-        output::message(
-            &serde_json::to_string_pretty(&info).expect("JSON of strings and numbers"),
-        )?;
+        output::json(&info)?;
     } else {
         output::message(&info.human())?;
     }

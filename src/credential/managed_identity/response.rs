@@ -75,7 +75,7 @@ pub fn parse_token(body: &[u8], requested_at: SystemTime) -> Result<MiToken, Str
         // Not quoted: a hostile answer could put the token here too.
         return Err("token_type is not Bearer".into());
     }
-    let expires_on = match (&wire.expires_on, &wire.expires_in) {
+    let expires_on: SystemTime = match (&wire.expires_on, &wire.expires_in) {
         (Some(on), _) => on
             .seconds()
             .ok_or("expires_on is not a number of seconds")
