@@ -41,7 +41,8 @@ use self::error::printable;
 use super::thumbprint::parse_thumbprint;
 use crate::http::{self, Http, IDENTITY_ANSWER_TIMEOUT, IdentityTls, Reply, SendError};
 use crate::names::{
-    self, ENV_IDENTITY_ENDPOINT, ENV_MSI_ENDPOINT, ENV_POD_IDENTITY_AUTHORITY_HOST,
+    self, ENV_IDENTITY_ENDPOINT, ENV_IDENTITY_HEADER, ENV_MSI_ENDPOINT,
+    ENV_POD_IDENTITY_AUTHORITY_HOST,
 };
 use crate::retry::{self, RetryError, RetryPolicy, Rules};
 use crate::secret::IdentityHeader;
@@ -236,7 +237,18 @@ impl ManagedIdentity {
                 from: c.from.clone(),
             });
         }
-        let secret = |h: &IdentityHeader| IdentityHeader::new(h.expose().to_string());
+        // The header is sent as is: a value that cannot be a header is refused now, by name
+        // only (it is a secret), rather than silently left out of the request.
+        let secret = |h: &IdentityHeader| {
+            if reqwest::header::HeaderValue::from_str(h.expose()).is_err() {
+                return Err(ManagedIdentityError::BadEndpoint {
+                    var: ENV_IDENTITY_HEADER,
+                    value: "[redacted]".into(),
+                    why: "its value cannot be sent in an HTTP header",
+                });
+            }
+            Ok(IdentityHeader::new(h.expose().to_string()))
+        };
         let (endpoint, tls) = match platform {
             Platform::AzureMl => return Err(ManagedIdentityError::AzureMl),
             Platform::CloudShell { .. } if federated => {
@@ -257,7 +269,7 @@ impl ManagedIdentity {
             Platform::AppService { endpoint, header } => (
                 Endpoint::AppService(
                     endpoint_url(ENV_IDENTITY_ENDPOINT, endpoint)?,
-                    secret(header),
+                    secret(header)?,
                 ),
                 IdentityTls::Roots,
             ),
@@ -280,7 +292,7 @@ impl ManagedIdentity {
                         ManagedIdentityError::BadThumbprint(printable(thumbprint, 100))
                     })?;
                 (
-                    Endpoint::ServiceFabric(url, secret(header)),
+                    Endpoint::ServiceFabric(url, secret(header)?),
                     IdentityTls::PinnedSha1(sha1),
                 )
             }
