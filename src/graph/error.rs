@@ -59,6 +59,10 @@ pub enum GraphError {
         "Graph's next link goes to {found}, not to {expected}; not following it with the token"
     )]
     ForeignNextLink { found: String, expected: String },
+    #[error(
+        "Graph's deltaLink goes to {found}, not to {expected}; not keeping it for the next round"
+    )]
+    ForeignDeltaLink { found: String, expected: String },
     #[error("Graph returned the same next link twice; stopping instead of looping")]
     RepeatedNextLink,
     #[error("Graph returned a next link that is not an https URL")]
@@ -150,7 +154,7 @@ impl Diagnostic for GraphError {
                  and --graph-endpoint"
                     .into(),
             ),
-            Self::ForeignNextLink { .. } | Self::RepeatedNextLink | Self::InvalidNextLink | Self::TooManyEmptyPages(_) => {
+            Self::ForeignNextLink { .. } | Self::ForeignDeltaLink { .. } | Self::RepeatedNextLink | Self::InvalidNextLink | Self::TooManyEmptyPages(_) => {
                 Some("a proxy or the server misbehaved; --graph-endpoint must be the real Graph origin".into())
             }
             Self::Send(e) => e.hint(),

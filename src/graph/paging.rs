@@ -1,5 +1,6 @@
-//! Collections, page by page: the page shape (`value` + `@odata.nextLink`), the pager that
-//! follows next links, and the guard that decides whether a next link may be followed.
+//! Collections, page by page: the page shape (`value` + `@odata.nextLink`, or a delta round's
+//! final `@odata.deltaLink`), the pager that follows next links, and the guard that decides
+//! whether a next link may be followed (and a deltaLink kept).
 //!
 //! A failed page is retried on its own (inside `Graph::request`), a next link is checked only
 //! when it is about to be followed, and a run of empty pages is bounded, so a hostile or
@@ -20,8 +21,18 @@ pub const MAX_EMPTY_PAGES_IN_A_ROW: u32 = 100;
 /// One page of a collection.
 #[derive(Debug)]
 pub enum Page {
-    More { items: Vec<Value>, next: String },
-    Done { items: Vec<Value> },
+    More {
+        items: Vec<Value>,
+        next: String,
+    },
+    Done {
+        items: Vec<Value>,
+    },
+    /// The last page of a delta round: where the next round starts (PROTOCOL.md §9).
+    Delta {
+        items: Vec<Value>,
+        delta: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -29,6 +40,9 @@ struct WirePage {
     value: Vec<Value>,
     #[serde(rename = "@odata.nextLink", default)]
     next_link: Option<String>,
+    /// On the last page of a delta round.
+    #[serde(rename = "@odata.deltaLink", default)]
+    delta_link: Option<String>,
     /// On the first page of a `$count=true` query.
     #[serde(rename = "@odata.count", default)]
     count: Option<u64>,
@@ -63,12 +77,17 @@ pub fn parse_counted_page(body: &[u8]) -> Result<(Page, Option<u64>), String> {
     }
     let count = page.count;
     Ok((
-        match page.next_link {
-            Some(next) => Page::More {
+        // A next link wins: only the round's last page carries the deltaLink that counts.
+        match (page.next_link, page.delta_link) {
+            (Some(next), _) => Page::More {
                 items: page.value,
                 next,
             },
-            None => Page::Done { items: page.value },
+            (None, Some(delta)) => Page::Delta {
+                items: page.value,
+                delta,
+            },
+            (None, None) => Page::Done { items: page.value },
         },
         count,
     ))
@@ -83,6 +102,7 @@ impl<'a> Graph<'a> {
             guard: NextLinkGuard::new(&self.target.endpoint, &first),
             next: Some(first),
             link: None,
+            delta_link: None,
             empty_run: 0,
             pages: 0,
             headers,
@@ -113,6 +133,8 @@ pub struct Pager<'g, 'a> {
     guard: NextLinkGuard,
     next: Option<Url>,
     link: Option<String>,
+    /// The checked `@odata.deltaLink` of a delta round's last page.
+    delta_link: Option<Url>,
     empty_run: u32,
     pages: u64,
     headers: Vec<(String, String)>,
@@ -132,6 +154,11 @@ impl Pager<'_, '_> {
         let (items, link) = match page {
             Page::More { items, next } => (items, Some(next)),
             Page::Done { items } => (items, None),
+            Page::Delta { items, delta } => {
+                // Checked before the page's items are handed out, like a next link.
+                self.delta_link = Some(self.guard.check_delta_link(&delta)?);
+                (items, None)
+            }
         };
         if self.pages == 0 {
             self.count = count;
@@ -157,6 +184,11 @@ impl Pager<'_, '_> {
     /// The first page's `@odata.count` (a `$count=true` query).
     pub fn count(&self) -> Option<u64> {
         self.count
+    }
+
+    /// The `@odata.deltaLink` of a delta round, once its last page was fetched.
+    pub fn delta_link(&self) -> Option<&Url> {
+        self.delta_link.as_ref()
     }
 }
 
@@ -195,6 +227,24 @@ impl NextLinkGuard {
         }
         Ok(url)
     }
+
+    /// The URL of a delta round's `@odata.deltaLink`, if it may be kept for the next round:
+    /// https on the same origin, no user info. It is not a link of this round, so it is not
+    /// checked for repeats (a round without changes may end on the link it started from).
+    pub fn check_delta_link(&self, link: &str) -> Result<Url, GraphError> {
+        let url = Url::parse(link).map_err(|_| GraphError::InvalidNextLink)?;
+        if url.scheme() != "https" {
+            return Err(GraphError::InvalidNextLink);
+        }
+        let found = origin(&url);
+        if found != self.origin || !url.username().is_empty() || url.password().is_some() {
+            return Err(GraphError::ForeignDeltaLink {
+                found,
+                expected: self.origin.clone(),
+            });
+        }
+        Ok(url)
+    }
 }
 
 #[cfg(test)]
@@ -215,6 +265,16 @@ mod tests {
         assert!(matches!(parse_page(ok), Ok(Page::More { items, .. }) if items.len() == 1));
         assert!(
             matches!(parse_page(br#"{"value":[],"@odata.nextLink":null}"#), Ok(Page::Done { items }) if items.is_empty())
+        );
+        let last = br#"{"value":[{"id":"1","@removed":{"reason":"deleted"}}],"@odata.deltaLink":"https://g/v1.0/users/delta?$deltatoken=x"}"#;
+        assert!(
+            matches!(parse_page(last), Ok(Page::Delta { items, delta }) if items.len() == 1 && delta.ends_with("=x"))
+        );
+        let both =
+            br#"{"value":[],"@odata.nextLink":"https://g/n","@odata.deltaLink":"https://g/d"}"#;
+        assert!(
+            matches!(parse_page(both), Ok(Page::More { .. })),
+            "the next link wins"
         );
         for (body, want) in [
             (
@@ -244,6 +304,30 @@ mod tests {
         assert!(matches!(
             g.check("https://graph.example:8443/v1.0/users?$top=5"),
             Err(GraphError::RepeatedNextLink)
+        ));
+    }
+
+    #[test]
+    fn delta_links_on_the_origin_only_and_may_repeat() {
+        let g = guard();
+        let link = "https://graph.example:8443/v1.0/users/delta?$deltatoken=abc";
+        assert_eq!(g.check_delta_link(link).unwrap().as_str(), link);
+        assert!(g.check_delta_link(link).is_ok(), "not a link of the round");
+        for bad in [
+            "https://evil.example:8443/v1.0/users/delta?$deltatoken=abc",
+            "https://u@graph.example:8443/x",
+        ] {
+            assert!(
+                matches!(
+                    g.check_delta_link(bad),
+                    Err(GraphError::ForeignDeltaLink { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            g.check_delta_link("http://graph.example:8443/x"),
+            Err(GraphError::InvalidNextLink)
         ));
     }
 
