@@ -2,6 +2,7 @@ mod cache;
 mod certs;
 mod ci;
 mod commands;
+mod delta;
 mod faults;
 mod formats;
 mod keyring;
