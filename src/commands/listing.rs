@@ -138,6 +138,7 @@ impl DeltaSync {
             return Err(DeltaError::SameFile(report.clone()).into());
         }
         let start = if args.delta_reset {
+            delta::check_dir(state)?;
             if args.delta_from_now {
                 Start::FromNow
             } else {

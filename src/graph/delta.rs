@@ -241,11 +241,12 @@ pub fn state_gone(e: &GraphError) -> Option<(u16, String)> {
     }
 }
 
-/// Reads a STATE file: `Ok(None)` when there is none (the first run).
+/// Reads a STATE file: `Ok(None)` when there is none (the first run), as long as the directory
+/// it will be written to exists (checked now, not after a round of 100,000 objects).
 pub fn load(path: &Path) -> Result<Option<State>, DeltaError> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return check_dir(path).map(|()| None),
         Err(e) => return Err(DeltaError::Read(path.to_owned(), e)),
     };
     let meta = file
@@ -273,6 +274,19 @@ pub fn load(path: &Path) -> Result<Option<State>, DeltaError> {
             path: path.to_owned(),
             reason,
         })
+}
+
+/// Whether the directory a STATE file goes to exists.
+pub fn check_dir(path: &Path) -> Result<(), DeltaError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(DeltaError::NoStateDir(dir.to_owned()))
+    }
 }
 
 /// Replaces the STATE file atomically (mode 0600).
@@ -334,6 +348,8 @@ impl Report {
 pub enum DeltaError {
     #[error("cannot read the delta state {}", .0.display())]
     Read(PathBuf, #[source] io::Error),
+    #[error("the directory of the delta state, {}, does not exist", .0.display())]
+    NoStateDir(PathBuf),
     #[error("{} is not a graphd delta state file ({reason})", path.display())]
     Corrupt { path: PathBuf, reason: String },
     #[error("the delta state {} was made for {field} {saved}, not {current}", path.display())]
@@ -389,6 +405,7 @@ impl DeltaError {
         matches!(
             self,
             Self::Corrupt { .. }
+                | Self::NoStateDir(_)
                 | Self::Mismatch { .. }
                 | Self::ForeignLink { .. }
                 | Self::BadLink { .. }
@@ -412,6 +429,10 @@ impl Diagnostic for DeltaError {
                 "check the directory exists and that this user may write it (for systemd, StateDirectory=)".into()
             }
             Self::Report(..) => "check the report's directory exists and is writable".into(),
+            Self::NoStateDir(dir) => format!(
+                "create it first (mkdir -m 700 {}), or for systemd set StateDirectory=",
+                dir.display()
+            ),
             Self::Corrupt { .. } | Self::BadLink { .. } => {
                 "pass --delta-reset to start a full round and rewrite the file (apply that round as a full set)".into()
             }
@@ -573,6 +594,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.json");
         assert_eq!(load(&p).unwrap(), None);
+        assert!(matches!(
+            load(&dir.path().join("missing/s.json")),
+            Err(DeltaError::NoStateDir(_))
+        ));
+        assert_eq!(load(Path::new("no-such-state-here.json")).unwrap(), None);
         save(&p, &state()).unwrap();
         assert_eq!(load(&p).unwrap(), Some(state()));
         #[cfg(unix)]

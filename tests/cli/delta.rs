@@ -740,6 +740,18 @@ fn delta_flags_are_checked_before_anything_is_sent() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    // A state whose directory is missing: said now, not after the round.
+    for extra in [&[][..], &["--delta-reset"][..]] {
+        let out = s
+            .graphd_secret()
+            .args(["users", "--delta"])
+            .arg(s.path("no-such-dir/users.state"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("mkdir"), "{}", stderr_of(&out));
+    }
     assert!(graph_requests(&s) == 0);
 
     // The env vars stand for the flags.
