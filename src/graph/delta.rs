@@ -58,8 +58,14 @@ pub struct Binding {
 
 impl Binding {
     /// The first field in which `current` differs from this (the saved) binding: its name,
-    /// the saved value and the current one.
+    /// the saved value and the current one, made safe for a terminal (the saved one comes from
+    /// a file that may not be graphd's).
     pub fn difference(&self, current: &Binding) -> Option<(&'static str, String, String)> {
+        self.first_difference(current)
+            .map(|(name, saved, now)| (name, shown(&saved), shown(&now)))
+    }
+
+    fn first_difference(&self, current: &Binding) -> Option<(&'static str, String, String)> {
         let list = |v: &[String]| {
             if v.is_empty() {
                 "(none)".to_string()
@@ -110,6 +116,30 @@ impl Binding {
         }
         None
     }
+}
+
+/// Longest value an error quotes from a STATE file.
+const MAX_SHOWN: usize = 200;
+
+/// `s` as an error may show it: control and bidi-override characters escaped (`\u{1b}`), cut
+/// at [`MAX_SHOWN`] characters.
+fn shown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_SHOWN + 8));
+    for (i, c) in s.chars().enumerate() {
+        if i == MAX_SHOWN {
+            out.push('…');
+            break;
+        }
+        if c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+        {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// What kind of round a run delivered.
@@ -544,6 +574,17 @@ mod tests {
         let mut e = a.clone();
         e.graph = "https://graph.example:8443".into();
         assert_eq!(a.difference(&e).unwrap().0, "Graph endpoint");
+        let mut hostile = a.clone();
+        hostile.tenant = format!("\x1b[2J\u{202e}evil\n{}", "x".repeat(500));
+        let (_, saved, _) = hostile.difference(&a).unwrap();
+        assert!(
+            saved.starts_with("\\u{1b}[2J\\u{202e}evil\\u{a}x"),
+            "{saved}"
+        );
+        assert!(
+            saved.chars().count() < 300 && saved.ends_with('…'),
+            "{saved}"
+        );
     }
 
     #[test]
