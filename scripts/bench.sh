@@ -10,14 +10,23 @@
 #   3. warm               graphd with a cached token vs one `curl` GET of the same page
 #   4. full listing       100,000 and 10,000 users, $top=999: graphd vs a curl loop following
 #                         @odata.nextLink vs the quickstart extended to follow nextLinks
+#   5. delta query        `graphd users --delta STATE` on the 100,000-user directory: a change
+#                         round with 1,000 users changed since the saved state (the same state
+#                         file restored before each run, untimed) against the full listing, and
+#                         full delta rounds at 100,000 and 10,000 users (peak RSS flat)
+#   6. 40 ms latency      a third emulator holding every response 40 ms (--latency-ms), as a
+#                         real network would: cold graphd vs the quickstart and vs curl making the
+#                         same two requests (token POST, then the GET), warm graphd vs one curl
+#                         GET, the full listing and the change round
 # No secret is put in argv: graphd reads AZURE_CLIENT_SECRET from the environment, curl reads
 # the token from a header file (`-H @FILE`) and the secret from a file (`client_secret@FILE`).
 #
 # Knobs (environment): BENCH_RUNS (default 10: runs of the fast scenarios, never fewer than 10
 # unless set), BENCH_LIST_RUNS (default 5: graphd and curl runs of the 100k listing),
 # BENCH_PEER_LIST_RUNS (default 3), BENCH_USERS (default 100000), BENCH_SMALL_USERS (default
-# 10000), BENCH_OUT (default docs/benchmarks.md), BENCH_PROFILE (release; `debug` only for a
-# smoke run of the script itself, whose figures mean nothing).
+# 10000), BENCH_CHANGED (default 1000: users changed before the change round), BENCH_LATENCY_MS
+# (default 40), BENCH_OUT (default docs/benchmarks.md), BENCH_PROFILE (release; `debug` only for
+# a smoke run of the script itself, whose figures mean nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -30,6 +39,8 @@ list_runs=${BENCH_LIST_RUNS:-5}
 peer_list_runs=${BENCH_PEER_LIST_RUNS:-3}
 users=${BENCH_USERS:-100000}
 small_users=${BENCH_SMALL_USERS:-10000}
+changed=${BENCH_CHANGED:-1000}
+latency_ms=${BENCH_LATENCY_MS:-40}
 out=${BENCH_OUT:-docs/benchmarks.md}
 profile=${BENCH_PROFILE:-release}
 started=$(date +%s)
@@ -93,11 +104,12 @@ export XDG_CACHE_HOME=$work/cache
 results=$work/results.jsonl
 : >"$results"
 
-# start_emulator NAME USERS: runs graphd-emulator with its state and log in $work/NAME.
+# start_emulator NAME USERS [ARGS...]: runs graphd-emulator with its state and log in $work/NAME.
 start_emulator() {
   local name=$1 n=$2 dir=$work/$1
+  shift 2
   mkdir -m 700 "$dir"
-  "$bin/graphd-emulator" --state "$dir/state.json" --users "$n" --log "$dir/requests.jsonl" 2>"$dir/stderr" &
+  "$bin/graphd-emulator" --state "$dir/state.json" --users "$n" --log "$dir/requests.jsonl" "$@" 2>"$dir/stderr" &
   emu_pids+=($!)
   echo $! >"$dir/pid"
   for _ in $(seq 1 400); do [ -s "$dir/state.json" ] && return 0; sleep 0.05; done
@@ -119,7 +131,9 @@ use_emulator() {
   export REQUESTS_CA_BUNDLE=$GRAPHD_CA_BUNDLE
   cert=$(jq -r .cert_pem "$state")
   key=$(jq -r .key_pem "$state")
+  directory_url=$(jq -r .directory_url "$state")
   users_url="$GRAPHD_GRAPH_ENDPOINT/v1.0/users"
+  token_url="$AZURE_AUTHORITY_HOST/$AZURE_TENANT_ID/oauth2/v2.0/token"
   (
     umask 077
     jq -r .client_secret "$state" | tr -d '\n' >"$emu/secret"
@@ -141,11 +155,17 @@ use_emulator() {
       --data-urlencode "scope=$GRAPHD_GRAPH_ENDPOINT/.default" \
       --data-urlencode "grant_type=client_credentials" \
       --data-urlencode "client_secret@$emu/secret" \
-      "$AZURE_AUTHORITY_HOST/$AZURE_TENANT_ID/oauth2/v2.0/token" |
+      "$token_url" |
       jq -r '"Authorization: Bearer " + .access_token' >"$emu/auth-header"
   )
   export AZURE_CLIENT_SECRET
   AZURE_CLIENT_SECRET=$(cat "$emu/secret")
+}
+
+# control OP_JSON: one operation on the emulator's directory (its control endpoint).
+control() {
+  curl -sS --fail --cacert "$GRAPHD_CA_BUNDLE" -H 'content-type: application/json' \
+    --data-binary "$1" "$directory_url" >/dev/null
 }
 
 # The emulator's CPU time so far, in nanoseconds: the sum over its threads of the scheduler's
@@ -230,12 +250,47 @@ measure list-big-curl "listing $users" "curl loop" "$users" "$list_runs" 1 "" \
 measure list-big-peer "listing $users" "quickstart + nextLink loop" "$users" "$peer_list_runs" 1 "" \
   "$q $emu/params-all.json"
 
+# Delta query: a saved state after a full round (untimed), then BENCH_CHANGED users changed;
+# each measured run starts from that same state (restored by --prepare), so each is the same
+# change round of BENCH_CHANGED users.
+log "delta: a full round to save the base state, then $changed users changed"
+"$g" users --delta "$emu/base.state" -o jsonl >/dev/null
+control "{\"op\":\"touch\",\"n\":$changed}"
+measure delta-changes-graphd "delta, $changed of $users changed" graphd "$changed" "$runs" 3 \
+  "cp $emu/base.state $emu/changes.state" "$g users --delta $emu/changes.state"
+measure delta-full-big-graphd "delta, full round of $users" graphd "$users" "$list_runs" 1 "" \
+  "$g users --delta $emu/full.state --delta-reset"
+
 use_emulator small
+measure delta-full-small-graphd "delta, full round of $small_users" graphd "$small_users" "$runs" 2 "" \
+  "$g users --delta $emu/full.state --delta-reset"
 measure list-small-graphd "listing $small_users" graphd "$small_users" "$runs" 2 "" "$g users"
 measure list-small-curl "listing $small_users" "curl loop" "$small_users" "$runs" 2 "" \
   "bash $root/scripts/bench/curl-loop.sh $GRAPHD_CA_BUNDLE $emu/auth-header $users_url?\$top=999"
 measure list-small-peer "listing $small_users" "quickstart + nextLink loop" "$small_users" "$runs" 1 "" \
   "$q $emu/params-all.json"
+
+# With every response held BENCH_LATENCY_MS (the emulator's --latency-ms): what a user on a real
+# network sees. The same scenarios as above where round trips decide: cold (graphd, the
+# quickstart, curl making the same two requests), warm (graphd, one curl GET), the full listing
+# and the change round.
+log "starting the emulator with ${latency_ms} ms latency ($users users)"
+start_emulator lat "$users" --latency-ms "$latency_ms"
+use_emulator lat
+lat="${latency_ms} ms latency"
+measure lat-cold-graphd "cold, secret, $lat" graphd 100 "$runs" 2 "$clear" "$g users --max-items 100"
+measure lat-cold-peer "cold, secret, $lat" "quickstart (MSAL Python)" 100 "$runs" 1 "" "$q $emu/params-secret.json"
+measure lat-cold-curl "cold, secret, $lat" "curl (token POST + GET)" 100 "$runs" 2 "" \
+  "bash $root/scripts/bench/curl-cold.sh $GRAPHD_CA_BUNDLE $emu/secret $token_url $users_url?\$top=100"
+measure lat-warm-graphd "warm, $lat" graphd 100 "$((runs * 2))" 3 "" "$g users --max-items 100"
+measure lat-warm-curl "warm, $lat" "curl (one GET)" 100 "$((runs * 2))" 3 "" \
+  "curl -sS --fail --cacert $GRAPHD_CA_BUNDLE -H @$emu/auth-header $users_url?\$top=100"
+measure lat-list-graphd "listing $users, $lat" graphd "$users" "$list_runs" 1 "" "$g users"
+log "delta ($lat): a full round to save the base state, then $changed users changed"
+"$g" users --delta "$emu/base.state" -o jsonl >/dev/null
+control "{\"op\":\"touch\",\"n\":$changed}"
+measure lat-delta-changes-graphd "delta, $changed of $users changed, $lat" graphd "$changed" "$runs" 2 \
+  "cp $emu/base.state $emu/changes.state" "$g users --delta $emu/changes.state"
 
 # Machine and tool details for the report.
 jq -n \
@@ -254,9 +309,12 @@ jq -n \
   --arg date "$(date -u +%Y-%m-%dT%H:%MZ)" \
   --argjson seconds "$(($(date +%s) - started))" \
   --argjson users "$users" --argjson small_users "$small_users" \
+  --argjson changed "$changed" --argjson latency_ms "$latency_ms" \
+  --arg work "$work" --arg root "$root" --arg bin "$bin" \
   '{cpu:$cpu, cores:$cores, kernel:$kernel, os:$os, rustc:$rustc, hyperfine:$hyperfine,
     curl:$curl, python:$python, msal:$msal, requests:$requests, commit:$commit, profile:$profile,
-    loadavg_at_end:$load, date:$date, seconds:$seconds, users:$users, small_users:$small_users}' \
+    loadavg_at_end:$load, date:$date, seconds:$seconds, users:$users, small_users:$small_users,
+    changed:$changed, latency_ms:$latency_ms, work:$work, root:$root, bin:$bin}' \
   >"$work/machine.json"
 
 mkdir -p "$(dirname "$out")"

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-${FUZZ_SECONDS:-30}}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(token_response graph_page next_link config certificate)
+[ ${#targets[@]} -gt 0 ] || targets=(token_response graph_page next_link config certificate delta_state)
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 
 log() { printf '==> %s\n' "$*" >&2; }

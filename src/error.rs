@@ -15,6 +15,7 @@ use crate::credential::keyring::KeyringError;
 use crate::credential::make::MakeError;
 use crate::diagnostic::Diagnostic;
 use crate::graph::GraphError;
+use crate::graph::delta::DeltaError;
 use crate::graph::query::QueryError;
 use crate::http::HttpSetupError;
 use crate::output::OutputError;
@@ -70,6 +71,8 @@ pub enum Error {
     #[error(transparent)]
     Query(#[from] QueryError),
     #[error(transparent)]
+    Delta(#[from] DeltaError),
+    #[error(transparent)]
     Cache(#[from] CacheError),
     #[error(transparent)]
     Output(#[from] OutputError),
@@ -118,6 +121,9 @@ impl Error {
             Error::Token(
                 TokenError::Send(_) | TokenError::Status { .. } | TokenError::BadResponse { .. },
             ) => exit::NETWORK,
+            Error::Delta(e) if e.is_usage() => exit::USAGE,
+            Error::Delta(e) if e.is_transient() => exit::NETWORK,
+            Error::Delta(_) => exit::OTHER,
             Error::Graph(g) if g.is_refusal() => exit::GRAPH_REFUSED,
             Error::Graph(_) => exit::NETWORK,
             Error::Rotation { source, .. } => source.exit_code(),
@@ -135,6 +141,7 @@ impl Error {
             Error::Token(e) => e,
             Error::Graph(e) => e,
             Error::Query(e) => e,
+            Error::Delta(e) => e,
             Error::Cache(e) => e,
             Error::Output(e) => e,
             Error::Rotation { .. } => return None,
@@ -248,6 +255,22 @@ mod tests {
         };
         assert_eq!((mi(unavailable()), token(unavailable())), (5, 5));
         assert_eq!(Outcome::Absent.exit_code(), 1);
+        let path = std::path::PathBuf::from("s");
+        assert_eq!(
+            Error::from(DeltaError::Mismatch {
+                path: path.clone(),
+                field: "tenant",
+                saved: "a".into(),
+                current: "b".into(),
+            })
+            .exit_code(),
+            2
+        );
+        assert_eq!(Error::from(DeltaError::NoDeltaLink).exit_code(), 5);
+        assert_eq!(
+            Error::from(DeltaError::Save(path, std::io::ErrorKind::Other.into())).exit_code(),
+            1
+        );
     }
 
     #[test]

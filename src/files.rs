@@ -208,6 +208,37 @@ pub fn open_plain_file(path: &Path) -> Result<(File, fs::Metadata), PlainFileErr
     Ok((file, meta))
 }
 
+/// When standard output is a regular file (`graphd users --delta S > out.json`), flushes it to
+/// disk, so that a state saved afterwards never gets ahead of the output it follows across a
+/// power cut. Pipes, terminals and devices have nothing to sync: `Ok` at once. The caller has
+/// flushed its own buffers first.
+pub fn sync_stdout() -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let file = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+        sync_if_regular(&file)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::AsHandle;
+        let file = File::from(io::stdout().as_handle().try_clone_to_owned()?);
+        sync_if_regular(&file)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        Ok(())
+    }
+}
+
+#[cfg(any(unix, windows))]
+fn sync_if_regular(file: &File) -> io::Result<()> {
+    if file.metadata()?.is_file() {
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use std::os::unix::fs::PermissionsExt;

@@ -26,7 +26,8 @@ on the Graph origin (the token is never sent elsewhere). Without PATH, the `endp
 Examples:
   graphd get /organization
   graphd get '/groups?$select=id,displayName' --all -o table
-  graphd get '/users?$search=\"displayName:ada\"' --header ConsistencyLevel:eventual --api-version beta";
+  graphd get '/users?$search=\"displayName:ada\"' --header ConsistencyLevel:eventual --api-version beta
+  graphd get '/groups/delta?$select=displayName,description' --all --delta groups.state -o jsonl";
 
 pub const TOKEN_EXAMPLES: &str = "\
 Examples:
@@ -110,8 +111,15 @@ pub const USERS_EXAMPLES: &str = "\
 --search, --count, and --filter with ne/not/endswith or with --orderby are advanced queries:
 graphd sends `ConsistencyLevel: eventual` on every page (and $count=true) for them.
 
+Incremental sync (docs/syncing.md): with --delta STATE the first run lists everyone from
+/users/delta and saves the round's deltaLink in STATE (mode 0600) once the last user is on
+stdout; later runs list only who was added, changed or removed since (removed ones carry
+\"@removed\": {\"reason\": \"changed\"|\"deleted\"}). A run that fails leaves STATE as it was, so the
+next run repeats the round: every change is delivered at least once. --delta-report FILE says
+whether a run delivered a full set (replace your copy) or a change set (apply it).
+
 Examples:
-  AZURE_CLIENT_SECRET=... graphd users --tenant T --client-id C
   graphd users --cert cert.pem --key key.pem -o csv --select id,displayName,mail > users.csv
   graphd users --managed-identity              # on Azure: no stored credential at all
-  graphd users --search 'displayName:ada' --orderby displayName --count -o table";
+  graphd users --search 'displayName:ada' --orderby displayName --count -o table
+  graphd users --delta /var/lib/sync/users.state --delta-report /var/lib/sync/report.json -o jsonl";

@@ -369,6 +369,9 @@ pub struct GetArgs {
     #[arg(long, env = "GRAPHD_ALL")]
     pub all: bool,
 
+    #[command(flatten)]
+    pub delta: DeltaArgs,
+
     /// Extra request header, repeatable (e.g. ConsistencyLevel:eventual); not Authorization
     /// [env: GRAPHD_HEADERS, several separated by newlines]
     #[arg(
@@ -385,7 +388,12 @@ pub struct GetArgs {
     pub api_version: ApiVersion,
 
     /// Stop after this many items (with --all)
-    #[arg(long, env = "GRAPHD_MAX_ITEMS", value_name = "N")]
+    #[arg(
+        long,
+        env = "GRAPHD_MAX_ITEMS",
+        value_name = "N",
+        conflicts_with = "delta"
+    )]
     pub max_items: Option<u64>,
 
     /// Columns of -o table/csv/tsv, comma-separated (not sent to Graph)
@@ -574,7 +582,7 @@ pub struct CertShowArgs {
 
 #[derive(Debug, Args)]
 pub struct UsersArgs {
-    /// Page size asked of Graph ($top), 1..=999
+    /// Page size asked of Graph ($top), 1..=999; not sent with --delta (Graph pages delta rounds itself)
     #[arg(long, env = "GRAPHD_TOP", default_value_t = 999, value_parser = clap::value_parser!(u16).range(1..=999))]
     pub top: u16,
 
@@ -583,25 +591,90 @@ pub struct UsersArgs {
     pub select: Vec<String>,
 
     /// Stop after this many users
-    #[arg(long, env = "GRAPHD_MAX_ITEMS", value_name = "N")]
+    #[arg(
+        long,
+        env = "GRAPHD_MAX_ITEMS",
+        value_name = "N",
+        conflicts_with = "delta"
+    )]
     pub max_items: Option<u64>,
 
-    /// OData filter ($filter), e.g. "startswith(displayName,'A')" or "endswith(mail,'@contoso.com')"
+    /// OData filter ($filter), e.g. "startswith(displayName,'A')" or "endswith(mail,'@contoso.com')";
+    /// with --delta only "id eq 'ID'" (joined with or) or "id in ('ID1','ID2')"
     #[arg(long, env = "GRAPHD_FILTER", value_name = "EXPR")]
     pub filter: Option<String>,
 
     /// Search ($search) as property:text clauses, e.g. 'displayName:ada' or
     /// '"displayName:ada" OR "mail:ada"' (an advanced query)
-    #[arg(long, env = "GRAPHD_SEARCH", value_name = "EXPR")]
+    #[arg(
+        long,
+        env = "GRAPHD_SEARCH",
+        value_name = "EXPR",
+        conflicts_with = "delta"
+    )]
     pub search: Option<String>,
 
     /// Ask Graph for the total ($count=true, an advanced query); printed on stderr as `count: N`
-    #[arg(long, env = "GRAPHD_COUNT")]
+    #[arg(long, env = "GRAPHD_COUNT", conflicts_with = "delta")]
     pub count: bool,
 
     /// Sort ($orderby), e.g. displayName or "userPrincipalName desc"
-    #[arg(long, env = "GRAPHD_ORDERBY", value_name = "PROP [asc|desc]")]
+    #[arg(
+        long,
+        env = "GRAPHD_ORDERBY",
+        value_name = "PROP [asc|desc]",
+        conflicts_with = "delta"
+    )]
     pub orderby: Option<String>,
+
+    #[command(flatten)]
+    pub delta: DeltaArgs,
+}
+
+/// Delta query: `users` and `get` list only what changed since the previous run.
+#[derive(Debug, Args)]
+pub struct DeltaArgs {
+    /// Incremental sync: list from the delta function, keep the round's deltaLink in this file,
+    /// and on later runs list only what was added, changed or removed since (docs/syncing.md)
+    #[arg(
+        long,
+        env = "GRAPHD_DELTA",
+        value_name = "STATE",
+        help_heading = "Incremental sync"
+    )]
+    pub delta: Option<PathBuf>,
+
+    /// Start a full round whatever STATE holds (even a state made for another command), and
+    /// rewrite it
+    #[arg(
+        long,
+        env = "GRAPHD_DELTA_RESET",
+        requires = "delta",
+        help_heading = "Incremental sync"
+    )]
+    pub delta_reset: bool,
+
+    /// List nothing: save in STATE a deltaLink for now ($deltatoken=latest), so the next run
+    /// lists only later changes
+    #[arg(
+        long,
+        env = "GRAPHD_DELTA_FROM_NOW",
+        requires = "delta",
+        help_heading = "Incremental sync"
+    )]
+    pub delta_from_now: bool,
+
+    /// After a run that delivered its round, write JSON saying what it was: {"round":
+    /// "full"|"changes"|"from_now", "items": N, "removed": N, ...}; removed at the start of
+    /// every run
+    #[arg(
+        long,
+        env = "GRAPHD_DELTA_REPORT",
+        value_name = "FILE",
+        requires = "delta",
+        help_heading = "Incremental sync"
+    )]
+    pub delta_report: Option<PathBuf>,
 }
 
 impl Cli {

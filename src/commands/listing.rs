@@ -2,13 +2,28 @@
 //! `Pager`, items to `output` as each page arrives (a failed page is retried alone inside the
 //! pager, so no item is written twice and none is skipped), a progress line on a terminal,
 //! `--max-items`, and a note after the first page.
+//!
+//! A delta listing (`--delta STATE`) runs the same loop over one round of a delta function
+//! and then keeps the round's deltaLink: [`DeltaSync::prepare`] reads and checks STATE before
+//! any credential is read or request sent, [`DeltaSync::run`] streams the round (from STATE's
+//! deltaLink, or a full round) and saves STATE only after the round's last item was written,
+//! flushed (and, for a file, synced) to stdout, then writes the report. A run that dies before
+//! that leaves STATE as it was, so the next run repeats the round: at-least-once delivery.
 
-use tracing::info;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
+use tracing::{info, warn};
+use url::Url;
+
+use crate::cli::DeltaArgs;
 use crate::error::Error;
-use crate::graph::Pager;
-use crate::output::{Output, OutputFormat};
+use crate::files;
+use crate::graph::delta::{self, Binding, Cause, DeltaError, Report, ResyncReason, Round, State};
+use crate::graph::{Graph, Pager};
+use crate::output::{Output, OutputError, OutputFormat, REMOVED};
 use crate::term::Progress;
+use crate::time;
 
 /// How to write one listing.
 pub struct Listing<'a> {
@@ -21,14 +36,30 @@ pub struct Listing<'a> {
     pub verbose: u8,
     /// Called once Graph answered the first page, with its `@odata.count`: a note for stderr.
     pub first_page_note: Option<&'a dyn Fn(Option<u64>) -> String>,
+    /// A delta round: table, CSV and TSV end with the `@removed` column.
+    pub delta: bool,
 }
 
-/// Streams every page of `pager` to stdout; returns how many items were written.
-pub fn stream(mut pager: Pager<'_, '_>, listing: Listing<'_>) -> Result<u64, Error> {
-    let mut out = Output::stdout(listing.format).columns(listing.columns);
+/// What one listing wrote.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Streamed {
+    pub items: u64,
+    /// Items marked `@removed` (delta rounds).
+    pub removed: u64,
+    pub pages: u64,
+}
+
+/// Streams every page of `pager` to stdout. On an error, `pager.pages()` tells whether
+/// anything was written: nothing is before Graph answered the first page.
+pub fn stream(pager: &mut Pager<'_, '_>, listing: &Listing<'_>) -> Result<Streamed, Error> {
+    let mut out = Output::stdout(listing.format).columns(listing.columns.clone());
+    if listing.delta {
+        out = out.removed_column();
+    }
     let progress = Progress::new(listing.what, listing.verbose);
     let mut remaining = listing.max_items.unwrap_or(u64::MAX);
     let mut listed = 0u64;
+    let mut removed = 0u64;
     while let Some(items) = pager.next_page()? {
         if pager.pages() == 1 {
             // Only once Graph answered: a refusal leaves stdout empty, not a dangling `[`.
@@ -45,6 +76,9 @@ pub fn stream(mut pager: Pager<'_, '_>, listing: Listing<'_>) -> Result<u64, Err
             out.item(item)?;
             remaining -= 1;
             listed += 1;
+            if item.get(REMOVED).is_some() {
+                removed += 1;
+            }
         }
         out.flush()?;
         progress.page(pager.pages(), listed, pager.count());
@@ -56,5 +90,220 @@ pub fn stream(mut pager: Pager<'_, '_>, listing: Listing<'_>) -> Result<u64, Err
     progress.finish();
     let n = out.end()?;
     info!(target: "graphd", "listed {n} {} in {pages} pages", listing.what);
-    Ok(n)
+    Ok(Streamed {
+        items: n,
+        removed,
+        pages,
+    })
+}
+
+/// Where a delta run's round starts.
+#[derive(Debug, Clone)]
+enum Start {
+    /// STATE's deltaLink: the changes since the last round.
+    Link(Url),
+    /// The delta function without a token: every object.
+    Full(Cause),
+    /// `$deltatoken=latest`: no object, a deltaLink for now.
+    FromNow,
+}
+
+/// A delta run, checked and ready: what the round is bound to, its first request, and where
+/// it starts.
+#[derive(Debug)]
+pub struct DeltaSync {
+    state: PathBuf,
+    report: Option<PathBuf>,
+    binding: Binding,
+    /// The round's first request without a token (with `$select`/`$filter`).
+    first: Url,
+    start: Start,
+}
+
+impl DeltaSync {
+    /// Reads STATE (unless `--delta-reset`), checks that it was made for `binding` and that its
+    /// deltaLink is on the Graph origin, and removes an earlier run's report. No network, no
+    /// credential: a STATE file that is wrong stops the run before a token is asked for.
+    pub fn prepare(
+        args: &DeltaArgs,
+        state: &Path,
+        binding: Binding,
+        first: Url,
+        graph_endpoint: &Url,
+    ) -> Result<DeltaSync, Error> {
+        if let Some(report) = &args.delta_report
+            && same_file(report, state)
+        {
+            return Err(DeltaError::SameFile(report.clone()).into());
+        }
+        let start = if args.delta_reset {
+            delta::check_dir(state)?;
+            if args.delta_from_now {
+                Start::FromNow
+            } else {
+                Start::Full(Cause::Reset)
+            }
+        } else {
+            match delta::load(state)? {
+                None if args.delta_from_now => Start::FromNow,
+                None => Start::Full(Cause::NoState),
+                Some(saved) => {
+                    if let Some((field, saved, current)) = saved.binding.difference(&binding) {
+                        return Err(DeltaError::Mismatch {
+                            path: state.to_owned(),
+                            field,
+                            saved,
+                            current,
+                        }
+                        .into());
+                    }
+                    let link = delta::check_link(graph_endpoint, &saved.delta_link).map_err(
+                        |problem| match problem {
+                            delta::LinkProblem::NotHttps => DeltaError::BadLink {
+                                path: state.to_owned(),
+                            },
+                            delta::LinkProblem::Foreign { found, expected } => {
+                                DeltaError::ForeignLink {
+                                    path: state.to_owned(),
+                                    found,
+                                    expected,
+                                }
+                            }
+                        },
+                    )?;
+                    if args.delta_from_now {
+                        Start::FromNow
+                    } else {
+                        Start::Link(link)
+                    }
+                }
+            }
+        };
+        if let Some(report) = &args.delta_report {
+            Report::remove_old(report)?;
+        }
+        Ok(DeltaSync {
+            state: state.to_owned(),
+            report: args.delta_report.clone(),
+            binding,
+            first,
+            start,
+        })
+    }
+
+    /// Streams the round, then saves STATE and the report. When Graph says STATE's sync state
+    /// is gone before anything was written, the run starts a full round instead (said on
+    /// stderr and in the report); after something was written, it stops with STATE unchanged.
+    pub fn run(
+        self,
+        graph: &Graph<'_>,
+        headers: Vec<(String, String)>,
+        listing: Listing<'_>,
+    ) -> Result<(), Error> {
+        let mut start = self.start.clone();
+        let mut resync = None;
+        let (streamed, link, round, cause) = loop {
+            let (url, round, cause) = match &start {
+                Start::Link(link) => (link.clone(), Round::Changes, Cause::DeltaLink),
+                Start::Full(cause) => (self.first.clone(), Round::Full, *cause),
+                Start::FromNow => {
+                    let mut url = self.first.clone();
+                    url.query_pairs_mut().append_pair("$deltatoken", "latest");
+                    (url, Round::FromNow, Cause::FromNow)
+                }
+            };
+            info!(target: "graphd", "delta: a {} round ({})", round.name(), cause_text(cause));
+            let mut pager = graph.pages(url, headers.clone());
+            let err = match stream(&mut pager, &listing) {
+                Ok(streamed) => {
+                    let link = pager.delta_link().cloned().ok_or(DeltaError::NoDeltaLink)?;
+                    break (streamed, link, round, cause);
+                }
+                Err(Error::Graph(e)) => e,
+                Err(e) => return Err(e),
+            };
+            let Some((status, code)) = delta::state_gone(&err) else {
+                return Err(err.into());
+            };
+            if pager.pages() > 0 {
+                return Err(DeltaError::LostMidRound {
+                    path: self.state.clone(),
+                    status,
+                    code,
+                }
+                .into());
+            }
+            if !matches!(start, Start::Link(_)) {
+                return Err(err.into());
+            }
+            warn!(
+                target: "graphd",
+                "the sync state in {} is gone (Graph answered HTTP {status} {code}): starting a full round; \
+                 apply it as a full set",
+                self.state.display()
+            );
+            resync = Some(ResyncReason { status, code });
+            start = Start::Full(Cause::Resync);
+        };
+        // Everything is on stdout; make it durable before the state moves past it.
+        files::sync_stdout().map_err(|e| Error::Output(OutputError::from(e)))?;
+        let now = time::rfc3339_of(SystemTime::now());
+        delta::save(
+            &self.state,
+            &State {
+                format: delta::STATE_FORMAT.into(),
+                binding: self.binding,
+                delta_link: link.to_string(),
+                saved_at: now.clone(),
+                round,
+                items: streamed.items,
+                removed: streamed.removed,
+            },
+        )?;
+        info!(
+            target: "graphd",
+            "delta: {} round done: {} items ({} removed) in {} pages; state saved in {}",
+            round.name(),
+            streamed.items,
+            streamed.removed,
+            streamed.pages,
+            self.state.display()
+        );
+        if let Some(path) = &self.report {
+            Report {
+                format: delta::REPORT_FORMAT.into(),
+                round,
+                cause,
+                items: streamed.items,
+                removed: streamed.removed,
+                pages: streamed.pages,
+                state: self.state.display().to_string(),
+                finished_at: now,
+                resync,
+            }
+            .save(path)?;
+        }
+        Ok(())
+    }
+}
+
+fn cause_text(cause: Cause) -> &'static str {
+    match cause {
+        Cause::NoState => "no state saved yet",
+        Cause::Reset => "--delta-reset",
+        Cause::Resync => "the saved state is gone",
+        Cause::DeltaLink => "from the saved deltaLink",
+        Cause::FromNow => "--delta-from-now",
+    }
+}
+
+/// Whether two paths name the same file (the same path, or the same existing file).
+fn same_file(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }

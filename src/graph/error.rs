@@ -59,6 +59,10 @@ pub enum GraphError {
         "Graph's next link goes to {found}, not to {expected}; not following it with the token"
     )]
     ForeignNextLink { found: String, expected: String },
+    #[error(
+        "Graph's deltaLink goes to {found}, not to {expected}; not keeping it for the next round"
+    )]
+    ForeignDeltaLink { found: String, expected: String },
     #[error("Graph returned the same next link twice; stopping instead of looping")]
     RepeatedNextLink,
     #[error("Graph returned a next link that is not an https URL")]
@@ -153,6 +157,7 @@ impl Diagnostic for GraphError {
                     .into(),
             ),
             Self::ForeignNextLink { .. }
+            | Self::ForeignDeltaLink { .. }
             | Self::RepeatedNextLink
             | Self::InvalidNextLink
             | Self::NextLinkTooLong { .. }

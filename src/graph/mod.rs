@@ -1,6 +1,7 @@
 //! Authenticated Microsoft Graph requests: one client for every call, Graph's error envelope
-//! (`error`), paging (`paging`), URL and OData rules (`query`) and the application API that
-//! rolls an app's own certificates (`applications`).
+//! (`error`), paging (`paging`), URL and OData rules (`query`), delta query's state and report
+//! files (`delta`) and the application API that rolls an app's own certificates
+//! (`applications`).
 //!
 //! `graph` receives a token provider (`TokenSource`) and a narrow [`Target`] (the Graph
 //! origin, the admin-consent URL for hints, the retry policy), never the whole configuration.
@@ -9,6 +10,7 @@
 //! origin, so the bearer token never leaves for another host.
 
 pub mod applications;
+pub mod delta;
 pub mod error;
 pub mod paging;
 pub mod query;

@@ -1,5 +1,6 @@
-//! Collections, page by page: the page shape (`value` + `@odata.nextLink`), the pager that
-//! follows next links, and the guard that decides whether a next link may be followed.
+//! Collections, page by page: the page shape (`value` + `@odata.nextLink`, or a delta round's
+//! final `@odata.deltaLink`), the pager that follows next links, and the guard that decides
+//! whether a next link may be followed (and a deltaLink kept).
 //!
 //! A failed page is retried on its own (inside `Graph::request`), a next link is checked only
 //! when it is about to be followed, and a run of empty pages is bounded, so a hostile or
@@ -27,8 +28,18 @@ pub const MAX_NEXT_LINK_BYTES: usize = 32 * 1024;
 /// One page of a collection.
 #[derive(Debug)]
 pub enum Page {
-    More { items: Vec<Value>, next: String },
-    Done { items: Vec<Value> },
+    More {
+        items: Vec<Value>,
+        next: String,
+    },
+    Done {
+        items: Vec<Value>,
+    },
+    /// The last page of a delta round: where the next round starts (PROTOCOL.md §9).
+    Delta {
+        items: Vec<Value>,
+        delta: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -36,6 +47,9 @@ struct WirePage {
     value: Vec<Value>,
     #[serde(rename = "@odata.nextLink", default)]
     next_link: Option<String>,
+    /// On the last page of a delta round.
+    #[serde(rename = "@odata.deltaLink", default)]
+    delta_link: Option<String>,
     /// On the first page of a `$count=true` query.
     #[serde(rename = "@odata.count", default)]
     count: Option<u64>,
@@ -70,12 +84,17 @@ pub fn parse_counted_page(body: &[u8]) -> Result<(Page, Option<u64>), String> {
     }
     let count = page.count;
     Ok((
-        match page.next_link {
-            Some(next) => Page::More {
+        // A next link wins: only the round's last page carries the deltaLink that counts.
+        match (page.next_link, page.delta_link) {
+            (Some(next), _) => Page::More {
                 items: page.value,
                 next,
             },
-            None => Page::Done { items: page.value },
+            (None, Some(delta)) => Page::Delta {
+                items: page.value,
+                delta,
+            },
+            (None, None) => Page::Done { items: page.value },
         },
         count,
     ))
@@ -90,6 +109,7 @@ impl<'a> Graph<'a> {
             guard: NextLinkGuard::new(&self.target.endpoint, &first),
             next: Some(first),
             link: None,
+            delta_link: None,
             empty_run: 0,
             pages: 0,
             headers,
@@ -120,6 +140,8 @@ pub struct Pager<'g, 'a> {
     guard: NextLinkGuard,
     next: Option<Url>,
     link: Option<String>,
+    /// The checked `@odata.deltaLink` of a delta round's last page.
+    delta_link: Option<Url>,
     empty_run: u32,
     pages: u64,
     headers: Vec<(String, String)>,
@@ -139,6 +161,11 @@ impl Pager<'_, '_> {
         let (items, link) = match page {
             Page::More { items, next } => (items, Some(next)),
             Page::Done { items } => (items, None),
+            Page::Delta { items, delta } => {
+                // Checked before the page's items are handed out, like a next link.
+                self.delta_link = Some(self.guard.check_delta_link(&delta)?);
+                (items, None)
+            }
         };
         if self.pages == 0 {
             self.count = count;
@@ -164,6 +191,11 @@ impl Pager<'_, '_> {
     /// The first page's `@odata.count` (a `$count=true` query).
     pub fn count(&self) -> Option<u64> {
         self.count
+    }
+
+    /// The `@odata.deltaLink` of a delta round, once its last page was fetched.
+    pub fn delta_link(&self) -> Option<&Url> {
+        self.delta_link.as_ref()
     }
 }
 
@@ -214,6 +246,30 @@ impl NextLinkGuard {
         }
         Ok(url)
     }
+
+    /// The URL of a delta round's `@odata.deltaLink`, if it may be kept for the next round:
+    /// https on the same origin, no user info. It is not a link of this round, so it is not
+    /// checked for repeats (a round without changes may end on the link it started from).
+    pub fn check_delta_link(&self, link: &str) -> Result<Url, GraphError> {
+        if link.len() > MAX_NEXT_LINK_BYTES {
+            return Err(GraphError::NextLinkTooLong {
+                bytes: link.len(),
+                max: MAX_NEXT_LINK_BYTES,
+            });
+        }
+        let url = Url::parse(link).map_err(|_| GraphError::InvalidNextLink)?;
+        if url.scheme() != "https" {
+            return Err(GraphError::InvalidNextLink);
+        }
+        let found = origin(&url);
+        if found != self.origin || !url.username().is_empty() || url.password().is_some() {
+            return Err(GraphError::ForeignDeltaLink {
+                found,
+                expected: self.origin.clone(),
+            });
+        }
+        Ok(url)
+    }
 }
 
 #[cfg(test)]
@@ -234,6 +290,16 @@ mod tests {
         assert!(matches!(parse_page(ok), Ok(Page::More { items, .. }) if items.len() == 1));
         assert!(
             matches!(parse_page(br#"{"value":[],"@odata.nextLink":null}"#), Ok(Page::Done { items }) if items.is_empty())
+        );
+        let last = br#"{"value":[{"id":"1","@removed":{"reason":"deleted"}}],"@odata.deltaLink":"https://g/v1.0/users/delta?$deltatoken=x"}"#;
+        assert!(
+            matches!(parse_page(last), Ok(Page::Delta { items, delta }) if items.len() == 1 && delta.ends_with("=x"))
+        );
+        let both =
+            br#"{"value":[],"@odata.nextLink":"https://g/n","@odata.deltaLink":"https://g/d"}"#;
+        assert!(
+            matches!(parse_page(both), Ok(Page::More { .. })),
+            "the next link wins"
         );
         for (body, want) in [
             (
@@ -282,6 +348,30 @@ mod tests {
         // 1,001 links of 16 KiB each are remembered as 1,001 hashes.
         assert_eq!(g.seen.len(), 1001);
         assert_eq!(std::mem::size_of_val(g.seen.iter().next().unwrap()), 8);
+    }
+
+    #[test]
+    fn delta_links_on_the_origin_only_and_may_repeat() {
+        let g = guard();
+        let link = "https://graph.example:8443/v1.0/users/delta?$deltatoken=abc";
+        assert_eq!(g.check_delta_link(link).unwrap().as_str(), link);
+        assert!(g.check_delta_link(link).is_ok(), "not a link of the round");
+        for bad in [
+            "https://evil.example:8443/v1.0/users/delta?$deltatoken=abc",
+            "https://u@graph.example:8443/x",
+        ] {
+            assert!(
+                matches!(
+                    g.check_delta_link(bad),
+                    Err(GraphError::ForeignDeltaLink { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            g.check_delta_link("http://graph.example:8443/x"),
+            Err(GraphError::InvalidNextLink)
+        ));
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub enum QueryError {
     NeedsAdvanced { path: String, what: &'static str },
     #[error("--api-version {given} conflicts with the path's {path}")]
     VersionConflict { given: &'static str, path: String },
+    #[error("--filter '{0}' is not one delta query supports")]
+    DeltaFilter(String),
 }
 
 impl Diagnostic for QueryError {
@@ -72,6 +74,11 @@ impl Diagnostic for QueryError {
                 "add --header ConsistencyLevel:eventual (and $count=true in the query, except for $search alone)".into()
             }
             Self::VersionConflict { .. } => "drop --api-version, or the version at the start of the path".into(),
+            Self::DeltaFilter(_) => {
+                "delta query filters by object id only: --filter \"id eq 'ID'\" (several joined with or), \
+                 or --filter \"id in ('ID1','ID2')\""
+                    .into()
+            }
         })
     }
 }
@@ -229,6 +236,40 @@ pub fn advanced_filter(f: &str) -> bool {
     words
         .iter()
         .any(|w| matches!(*w, "ne" | "not" | "endswith"))
+}
+
+/// A `$filter` for a directory delta round (PROTOCOL.md §9): only `id eq '...'` clauses joined
+/// with `or`, or `id in (...)`; anything else Graph refuses after a token round trip.
+pub fn delta_filter(f: &str) -> Result<String, QueryError> {
+    let f = f.trim();
+    if f.is_empty() {
+        return Err(QueryError::EmptyFilter);
+    }
+    let bad = || QueryError::DeltaFilter(f.to_string());
+    let mut outside = String::with_capacity(f.len());
+    let mut in_str = false;
+    let mut literals = 0;
+    for c in f.chars() {
+        if c == '\'' {
+            in_str = !in_str;
+            if in_str {
+                literals += 1;
+            }
+            outside.push(' ');
+        } else if !in_str {
+            if !(c.is_ascii_alphanumeric() || c.is_whitespace() || "(),".contains(c)) {
+                return Err(bad());
+            }
+            outside.push(if "(),".contains(c) { ' ' } else { c });
+        }
+    }
+    let words_ok = outside
+        .split_whitespace()
+        .all(|w| matches!(w.to_ascii_lowercase().as_str(), "id" | "eq" | "or" | "in"));
+    if in_str || literals == 0 || !words_ok {
+        return Err(bad());
+    }
+    Ok(f.to_string())
 }
 
 /// Everything but unreserved characters and `@` is percent-encoded in a path segment, so a
@@ -558,6 +599,33 @@ mod tests {
             check_advanced(&url("me/messages?$search=\"x\""), &[]).is_ok(),
             "not a directory object"
         );
+    }
+
+    #[test]
+    fn delta_filters_by_id_only() {
+        for ok in [
+            "id eq '1'",
+            "id eq 'a' or id eq 'b'",
+            "id in ('a', 'b')",
+            " ID EQ 'x' ",
+        ] {
+            assert!(delta_filter(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "startswith(displayName,'A')",
+            "displayName eq 'x'",
+            "id ne 'x'",
+            "id eq 'x",
+            "id eq 1",
+            "id eq 'a' and id eq 'b'",
+            "id eq 'a'; drop",
+        ] {
+            assert!(
+                matches!(delta_filter(bad), Err(QueryError::DeltaFilter(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(delta_filter(" "), Err(QueryError::EmptyFilter)));
     }
 
     #[test]

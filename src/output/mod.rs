@@ -6,6 +6,11 @@
 //! stays one page however many users there are (a table must see every row to size its
 //! columns, so it buffers them). A closed pipe (`graphd users | head -1`) surfaces as
 //! `OutputError::Closed`, which `run` treats as a quiet success.
+//!
+//! A delta round's removed objects (`{"id": ..., "@removed": {"reason": "changed"}}`) are
+//! items like any other: JSON and JSON lines carry them as Graph sent them; table, CSV and TSV
+//! get a last column `@removed` holding the reason (`changed`, `deleted`), empty for objects
+//! that were added or changed.
 
 pub mod escape;
 pub mod table;
@@ -161,6 +166,19 @@ fn keys_of(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The annotation a delta round puts on a removed object.
+pub const REMOVED: &str = "@removed";
+
+/// The value of column `column` of an item: the property, except that the `@removed` column
+/// shows the removal's reason rather than the object `{"reason": ...}`.
+fn column_value<'v>(item: &'v Value, column: &str) -> Option<&'v Value> {
+    let v = item.get(column);
+    if column == REMOVED {
+        return v.map(|r| r.get("reason").unwrap_or(r));
+    }
+    v
+}
+
 /// Streams items in one format.
 pub struct Output<W: Write> {
     out: io::BufWriter<W>,
@@ -170,6 +188,8 @@ pub struct Output<W: Write> {
     columns: Vec<String>,
     /// Table rows, kept until `end` (a table sizes its columns from every row).
     rows: Vec<Vec<String>>,
+    /// A delta listing: the columns end with `@removed`.
+    removed: bool,
 }
 
 impl Output<io::StdoutLock<'static>> {
@@ -187,13 +207,30 @@ impl<W: Write> Output<W> {
             count: 0,
             columns: Vec::new(),
             rows: Vec::new(),
+            removed: false,
         }
     }
 
     /// The columns of `-o table|csv|tsv` (from `--select`, or a command's defaults).
     pub fn columns(mut self, columns: Vec<String>) -> Self {
         self.columns = columns;
+        self.add_removed_column();
         self
+    }
+
+    /// A delta listing: table, CSV and TSV end with a `@removed` column (the reason an object
+    /// was removed, empty for the others), whatever the other columns are.
+    pub fn removed_column(mut self) -> Self {
+        self.removed = true;
+        self.add_removed_column();
+        self
+    }
+
+    fn add_removed_column(&mut self) {
+        if self.removed && !self.columns.is_empty() {
+            self.columns.retain(|c| c != REMOVED);
+            self.columns.push(REMOVED.to_string());
+        }
     }
 
     /// Starts the output (the `[` of a JSON array).
@@ -219,6 +256,7 @@ impl<W: Write> Output<W> {
             OutputFormat::Table | OutputFormat::Csv | OutputFormat::Tsv => {
                 if self.count == 0 && self.columns.is_empty() {
                     self.columns = keys_of(item);
+                    self.add_removed_column();
                 }
                 if self.count == 0 && self.format == OutputFormat::Csv {
                     self.out.write_all(&table::csv_header(&self.columns))?;
@@ -228,7 +266,7 @@ impl<W: Write> Output<W> {
                         let row: Vec<String> = self
                             .columns
                             .iter()
-                            .map(|c| table::csv_cell(item.get(c)))
+                            .map(|c| table::csv_cell(column_value(item, c)))
                             .collect();
                         self.out.write_all(&table::csv_record(&row))?;
                     }
@@ -236,14 +274,14 @@ impl<W: Write> Output<W> {
                         let row: Vec<String> = self
                             .columns
                             .iter()
-                            .map(|c| table::cell(item.get(c)))
+                            .map(|c| table::cell(column_value(item, c)))
                             .collect();
                         self.out.write_all(&table::tsv_record(&row))?;
                     }
                     _ => self.rows.push(
                         self.columns
                             .iter()
-                            .map(|c| table::cell(item.get(c)))
+                            .map(|c| table::cell(column_value(item, c)))
                             .collect(),
                     ),
                 }
@@ -325,6 +363,46 @@ mod tests {
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(serde_json::from_str::<Value>(lines[0]).unwrap(), items[0]);
+    }
+
+    #[test]
+    fn removed_column_holds_the_reason() {
+        let items = [
+            json!({"id": "1", "displayName": "Ada"}),
+            json!({"id": "2", "@removed": {"reason": "deleted"}}),
+            json!({"id": "3", "@removed": {"reason": "changed"}}),
+        ];
+        let run = |format, columns: Vec<String>| {
+            let mut buf = Vec::new();
+            let mut o = Output::new(&mut buf, format)
+                .removed_column()
+                .columns(columns);
+            o.begin().unwrap();
+            for i in &items {
+                o.item(i).unwrap();
+            }
+            o.end_with(None, false).unwrap();
+            String::from_utf8(buf).unwrap()
+        };
+        assert_eq!(
+            run(OutputFormat::Csv, vec!["id".into(), "displayName".into()]),
+            "id,displayName,@removed\r\n1,Ada,\r\n2,,deleted\r\n3,,changed\r\n"
+        );
+        assert_eq!(
+            run(OutputFormat::Tsv, vec![]),
+            "1\tAda\t\n2\t\tdeleted\n3\t\tchanged\n",
+            "the first item's keys, then @removed"
+        );
+        let table = run(OutputFormat::Table, vec!["id".into(), REMOVED.into()]);
+        assert!(table.starts_with("id  @removed\n"), "{table}");
+        assert!(table.contains("2   deleted\n"), "{table}");
+        // No item: the CSV header still names the column.
+        let mut buf = Vec::new();
+        let o = Output::new(&mut buf, OutputFormat::Csv)
+            .columns(vec!["id".into()])
+            .removed_column();
+        o.end_with(None, false).unwrap();
+        assert_eq!(String::from_utf8(buf).unwrap(), "id,@removed\r\n");
     }
 
     #[test]

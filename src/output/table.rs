@@ -51,9 +51,19 @@ fn csv_text(s: &str) -> String {
 }
 
 /// The CSV header row: the column names get the same escaping and formula guard as cells
-/// (property names of open extensions are chosen by other users).
+/// (property names of open extensions are chosen by other users), but for graphd's own
+/// `@removed` column, which no server chooses.
 pub fn csv_header(columns: &[String]) -> Vec<u8> {
-    let guarded: Vec<String> = columns.iter().map(|c| csv_text(c)).collect();
+    let guarded: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            if c == super::REMOVED {
+                c.clone()
+            } else {
+                csv_text(c)
+            }
+        })
+        .collect();
     csv_record(&guarded)
 }
 

@@ -2,6 +2,7 @@ mod cache;
 mod certs;
 mod ci;
 mod commands;
+mod delta;
 mod docs;
 mod faults;
 mod formats;
