@@ -69,6 +69,10 @@ pub const ALLOW_INSECURE_KEY_FILE: Name = name(
 );
 pub const ASSERTION_ALG: Name = name("assertion_alg", "--assertion-alg", "GRAPHD_ASSERTION_ALG");
 pub const KEYRING: Name = name("keyring", "--keyring", "GRAPHD_KEYRING");
+/// The PKCS#11 module (shared library) that holds a `--key pkcs11:...` key.
+pub const PKCS11_MODULE: Name = name("pkcs11_module", "--pkcs11-module", "GRAPHD_PKCS11_MODULE");
+/// The token's PIN from standard input (first line).
+pub const PIN_STDIN: Name = name("pin_stdin", "--pin-stdin", "GRAPHD_PIN_STDIN");
 pub const NO_TOKEN_CACHE: Name = name(
     "no_token_cache",
     "--no-token-cache",
@@ -94,6 +98,8 @@ pub const MAX_RESPONSE_MIB: Name = name(
 pub const ENV_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
 /// The password of an encrypted key or PKCS#12 file (azure-identity's name).
 pub const ENV_CERT_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
+/// A PKCS#11 token's user PIN (never a flag: argv is public).
+pub const ENV_PKCS11_PIN: &str = "GRAPHD_PKCS11_PIN";
 /// Turns the token cache off (`off`, `0`, `false`, `no`) or on.
 pub const ENV_TOKEN_CACHE: &str = "GRAPHD_TOKEN_CACHE";
 
@@ -121,6 +127,8 @@ pub const ALL: &[Name] = &[
     ALLOW_INSECURE_KEY_FILE,
     ASSERTION_ALG,
     KEYRING,
+    PKCS11_MODULE,
+    PIN_STDIN,
     NO_TOKEN_CACHE,
     MAX_RETRIES,
     TIMEOUT,

@@ -58,6 +58,10 @@ secret_string!(
     /// A signed client-assertion JWT: as good as the key for its few minutes of life.
     Assertion
 );
+secret_string!(
+    /// The user PIN of a PKCS#11 token: with the token, it signs as the app.
+    Pin
+);
 
 /// An RSA private key as PKCS#1 DER, the form jsonwebtoken signs with.
 pub struct PrivateKeyDer(SecretBox<Vec<u8>>);
@@ -119,19 +123,20 @@ mod tests {
     #[test]
     fn debug_is_redacted() {
         let shown = format!(
-            "{:?} {:?} {:?} {:?} {:?} {:?}",
+            "{:?} {:?} {:?} {:?} {:?} {:?} {:?}",
             ClientSecret::new(CANARY.into()),
             AccessToken::new(CANARY.into()),
             Assertion::new(CANARY.into()),
             CertPassword::new(CANARY.into()),
             PrivateKeyDer::new(CANARY.as_bytes().to_vec()),
-            SecretBytes::new(CANARY.as_bytes().to_vec())
+            SecretBytes::new(CANARY.as_bytes().to_vec()),
+            Pin::new(CANARY.into())
         );
         assert!(!shown.contains(CANARY), "{shown}");
         assert!(!shown.contains("canary"), "{shown}");
         // Not even the bytes as numbers.
         assert!(!shown.contains("115, 51"), "{shown}");
-        assert_eq!(shown.matches("[redacted]").count(), 6, "{shown}");
+        assert_eq!(shown.matches("[redacted]").count(), 7, "{shown}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::keyring::KeyringError;
+use super::pkcs11::Pkcs11Error;
 use crate::diagnostic::Diagnostic;
 use crate::names::{self, ENV_CERT_PASSWORD, ENV_CLIENT_SECRET};
 
@@ -102,21 +103,35 @@ pub enum CredentialError {
         expected: String,
         actual: String,
     },
+    #[error("the {key} does not match the certificate in {cert}")]
+    TokenKeyMismatch { cert: String, key: String },
+    /// Boxed: the token errors are many and large, and every `Result` carries this enum.
+    #[error(transparent)]
+    Pkcs11(Box<Pkcs11Error>),
     #[error("cannot process the certificate or key")]
     Crypto(#[source] openssl::error::ErrorStack),
     #[error("cannot sign with the private key")]
     Sign(#[source] jsonwebtoken::errors::Error),
 }
 
+impl From<Pkcs11Error> for CredentialError {
+    fn from(e: Pkcs11Error) -> Self {
+        CredentialError::Pkcs11(Box::new(e))
+    }
+}
+
 impl CredentialError {
     /// A usage mistake rather than a bad credential: exit code 2 (`error` decides).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            Self::NoCredential { cause: None, .. }
-                | Self::PromptMismatch { .. }
-                | Self::EmptyPassword
-        )
+        match self {
+            Self::Pkcs11(e) => e.is_usage(),
+            _ => matches!(
+                self,
+                Self::NoCredential { cause: None, .. }
+                    | Self::PromptMismatch { .. }
+                    | Self::EmptyPassword
+            ),
+        }
     }
 }
 
@@ -197,6 +212,11 @@ impl Diagnostic for CredentialError {
                 "fix \"thumbprint\" or \"public_certificate_file\" in the parameters file so they name the same certificate"
                     .into()
             }
+            Self::TokenKeyMismatch { .. } => {
+                "pass the certificate made for this key, or name the key made with this certificate (object=, id=)"
+                    .into()
+            }
+            Self::Pkcs11(e) => return e.hint(),
             Self::Crypto(_) | Self::Sign(_) => return None,
         })
     }

@@ -6,7 +6,8 @@
 //! certificates and keys, `checks` checks them, `thumbprint` names them, `certificate`
 //! assembles a certificate credential, `signer` signs with its key, `assertion` and `proof`
 //! make the JWTs, `federated` reads a CI provider's token, `keyring` keeps a client secret in
-//! the OS keyring, `make` and `info` serve `graphd cert new|show`. This module never sends
+//! the OS keyring, `make` and `info` serve `graphd cert new|show`, `pkcs11` reaches keys that
+//! never leave a hardware token. This module never sends
 //! HTTP and never caches; `token` does both. A new credential kind is a new variant of
 //! `CredentialSource` and `Credential`, and a module here.
 
@@ -20,6 +21,7 @@ pub mod info;
 pub mod input;
 pub mod keyring;
 pub mod make;
+pub mod pkcs11;
 pub mod proof;
 pub mod signer;
 pub mod thumbprint;
@@ -31,7 +33,7 @@ use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 pub use assertion::AssertionAlg;
-pub use certificate::{CertSpec, CertificateCredential};
+pub use certificate::{CertSpec, CertificateCredential, KeyRef};
 pub use error::CredentialError;
 pub use input::{PasswordSource, Passwords};
 pub use keyring::{KeyringBackend, KeyringSlot};
@@ -59,10 +61,12 @@ pub enum CredentialSource {
     Keyring(KeyringSlot),
 }
 
-/// A certificate credential and where its password (if it needs one) comes from.
+/// A certificate credential and where its password (if it needs one) and its token's PIN (if
+/// its key is on a token) come from.
 pub struct CertSource {
     pub spec: CertSpec,
     pub password: PasswordSource,
+    pub pin: pkcs11::PinSource,
 }
 
 impl CredentialSource {
@@ -76,25 +80,25 @@ impl CredentialSource {
                 "client secret [redacted] from parameters file {} (plaintext in the file: consider `graphd secret set`)",
                 p.display()
             ),
-            Self::Certificate(CertSource { spec, .. }) => match (&spec.cert, &spec.thumbprint) {
-                (None, Some(tp)) => format!(
-                    "private key {} with thumbprint {} (RS256 + x5t)",
-                    spec.key
-                        .as_deref()
-                        .unwrap_or(std::path::Path::new("-"))
-                        .display(),
-                    thumbprint::hex_upper(tp)
-                ),
-                (cert, _) => format!(
-                    "certificate {} (key {})",
-                    cert.as_deref()
-                        .unwrap_or(std::path::Path::new("-"))
-                        .display(),
-                    spec.key
-                        .as_ref()
-                        .map_or("in the same file".into(), |k| k.display().to_string())
-                ),
-            },
+            Self::Certificate(CertSource { spec, .. }) => {
+                let key = spec.key.as_ref().map(KeyRef::describe);
+                match (&spec.cert, &spec.thumbprint) {
+                    (None, Some(tp)) => format!(
+                        "private key {} with thumbprint {} (RS256 + x5t)",
+                        key.unwrap_or_else(|| "-".into()),
+                        thumbprint::hex_upper(tp)
+                    ),
+                    (None, None) => format!(
+                        "{} and its certificate on the token",
+                        key.unwrap_or_else(|| "-".into())
+                    ),
+                    (Some(cert), _) => format!(
+                        "certificate {} (key {})",
+                        cert.display(),
+                        key.unwrap_or_else(|| "in the same file".into())
+                    ),
+                }
+            }
             Self::FederatedFile(p) => format!("federated token file {}", p.display()),
             Self::Keyring(slot) => format!(
                 "client secret stored with `graphd secret set` in the {} keyring",
@@ -170,8 +174,13 @@ impl Credential {
                     cause: Some(e),
                 }),
             },
-            CredentialSource::Certificate(CertSource { spec, password }) => {
-                let mut passwords = Passwords::new(password.duplicate(), stdin, terminal);
+            CredentialSource::Certificate(CertSource {
+                spec,
+                password,
+                pin,
+            }) => {
+                let mut passwords =
+                    Passwords::new(password.duplicate(), stdin, terminal).with_pin(pin.duplicate());
                 CertificateCredential::load(spec, &mut passwords, now)
                     .map(|c| Credential::Certificate(Box::new(c)))
             }
