@@ -11,6 +11,8 @@
 //! - `formats`: table snapshots, CSV/TSV, colour, completions, man page, `--help`
 //! - `faults`: every emulator fault (throttling, outages, resets, stalls, hostile links, revoked
 //!   tokens) with exit code, output, request count and time bound, each checked for leaks
+//! - `pkcs11`: keys on a SoftHSM2 token (PKCS#11): signing, `cert new|show|add|rotate` on the
+//!   token, the token cache, every token failure, PIN sources, the PIN never shown
 //! - `network`: HTTPS_PROXY / NO_PROXY through a CONNECT proxy, retried and unretried transport
 //!   failures, the documented defaults, no core dumps
 

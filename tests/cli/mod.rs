@@ -7,6 +7,7 @@ mod formats;
 mod keyring;
 mod network;
 mod params;
+mod pkcs11;
 mod redaction;
 mod refusals;
 mod settings;
