@@ -148,6 +148,8 @@ pub struct TokenKeyInfo {
     pub sensitive: Option<bool>,
     pub always_sensitive: Option<bool>,
     pub never_extractable: Option<bool>,
+    /// `sign`, or `sign, decrypt` when the key may also decrypt.
+    pub usage: &'static str,
     pub certificate: Option<CertInfo>,
 }
 
@@ -170,6 +172,11 @@ impl TokenKeyInfo {
             sensitive: f.sensitive,
             always_sensitive: f.always_sensitive,
             never_extractable: f.never_extractable,
+            usage: if f.decrypt == Some(true) {
+                "sign, decrypt"
+            } else {
+                "sign"
+            },
             certificate: cert.map(|c| CertInfo::of(c, 1, now)).transpose()?,
         })
     }
@@ -190,7 +197,8 @@ impl TokenKeyInfo {
         };
         s.push_str(&format!(
             "Private key:         on token '{}' (serial {}), object '{}' (id {})\n\
-             Extractable:         {} (sensitive: {}, always sensitive: {}, never extractable: {})",
+             Extractable:         {} (sensitive: {}, always sensitive: {}, never extractable: {})\n\
+             Usage:               {}",
             self.token,
             self.token_serial,
             self.object,
@@ -199,6 +207,7 @@ impl TokenKeyInfo {
             yn(self.sensitive),
             yn(self.always_sensitive),
             yn(self.never_extractable),
+            self.usage,
         ));
         s
     }

@@ -980,3 +980,213 @@ fn the_parameters_file_a_profile_and_p11_kit_proxy() {
     }
     assert_eq!(s.token_requests(), sent);
 }
+
+const TPM2_PKCS11: &str = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so";
+const TPM_PIN: &str = "Tpm~Pin~2468";
+
+/// A software TPM (swtpm, its state in a temp dir, on a Unix socket) with a tpm2-pkcs11 token
+/// `tpm` whose store is in the same temp dir: the second module the suite runs against.
+struct Tpm {
+    dir: tempfile::TempDir,
+    swtpm: std::process::Child,
+}
+
+impl Drop for Tpm {
+    fn drop(&mut self) {
+        let _ = self.swtpm.kill();
+        let _ = self.swtpm.wait();
+    }
+}
+
+impl Tpm {
+    fn start() -> Tpm {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["state", "store"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        let sock = dir.path().join("sock");
+        let swtpm = Command::new("swtpm")
+            .args(["socket", "--tpm2", "--flags", "not-need-init,startup-clear"])
+            .arg("--tpmstate")
+            .arg(format!("dir={}", dir.path().join("state").display()))
+            .arg("--server")
+            .arg(format!("type=unixio,path={}", sock.display()))
+            .arg("--ctrl")
+            .arg(format!("type=unixio,path={}.ctrl", sock.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("swtpm is installed (scripts/test.sh)");
+        let tpm = Tpm { dir, swtpm };
+        for _ in 0..200 {
+            if sock.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        tpm.tool(&["--init-token", "--label", "tpm", "--so-pin", SO_PIN]);
+        tpm.tool(&[
+            "--token-label",
+            "tpm",
+            "--login",
+            "--login-type",
+            "so",
+            "--so-pin",
+            SO_PIN,
+            "--init-pin",
+            "--pin",
+            TPM_PIN,
+        ]);
+        tpm
+    }
+
+    fn envs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "TPM2_PKCS11_TCTI",
+                format!("swtpm:path={}", self.dir.path().join("sock").display()),
+            ),
+            (
+                "TPM2_PKCS11_STORE",
+                self.dir.path().join("store").display().to_string(),
+            ),
+            // tpm2-tss logs to stderr by default; the tests read graphd's stderr.
+            ("TSS2_LOG", "all+NONE".into()),
+        ]
+    }
+
+    fn tool(&self, args: &[&str]) -> String {
+        let out = Command::new("pkcs11-tool")
+            .args(["--module", TPM2_PKCS11])
+            .args(args)
+            .envs(self.envs())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pkcs11-tool {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+#[test]
+fn a_tpm_through_tpm2_pkcs11_as_a_second_module() {
+    if !Path::new(TPM2_PKCS11).exists() {
+        panic!("libtpm2-pkcs11-1 is installed by scripts/test.sh");
+    }
+    let s = start(2);
+    let hsm = Hsm::new();
+    with_app_key(&s, &hsm);
+    let tpm = Tpm::start();
+    let graphd = || {
+        let mut cmd = s.graphd();
+        cmd.envs(tpm.envs())
+            .env("SOFTHSM2_CONF", hsm.conf())
+            .env("GRAPHD_PKCS11_MODULE", TPM2_PKCS11)
+            .env("GRAPHD_PKCS11_PIN", TPM_PIN);
+        cmd
+    };
+    // The key pair made inside the TPM, the certificate signed by it and stored beside it.
+    let pem = s.path("tpm.pem");
+    let out = ok(graphd()
+        .args([
+            "cert",
+            "new",
+            "--key",
+            "pkcs11:token=tpm;object=tpm-key",
+            "--hours",
+            "24",
+            "--store-cert",
+            "--out-cert",
+        ])
+        .arg(&pem)
+        .output()
+        .unwrap());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("never extractable"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let verify = Command::new("openssl")
+        .args(["verify", "-check_ss_sig", "-partial_chain", "-CAfile"])
+        .arg(&pem)
+        .arg(&pem)
+        .output()
+        .unwrap();
+    assert!(verify.status.success());
+    let objects = tpm.tool(&[
+        "--token-label",
+        "tpm",
+        "--login",
+        "--pin",
+        TPM_PIN,
+        "--list-objects",
+        "--type",
+        "privkey",
+    ]);
+    assert!(objects.contains("never extractable"), "{objects}");
+
+    // A nightly rotation from the key on the HSM to the key in the TPM, two modules in one
+    // process: the current key's module and PIN come from its URI, the new one's from env.
+    // tpm2-pkcs11 offers no PSS mechanism, so RS256.
+    let pin_file = s.path("hsm-pin");
+    write_private(&pin_file, PIN.as_bytes());
+    let current = format!(
+        "{APP}?module-path={SOFTHSM}&pin-source=file:{}",
+        pin_file.display()
+    );
+    let out = ok(graphd()
+        .args([
+            "cert",
+            "rotate",
+            "-v",
+            "--assertion-alg",
+            "rs256",
+            "--key",
+            &current,
+            "--new-key",
+            "pkcs11:token=tpm;object=tpm-key",
+        ])
+        .output()
+        .unwrap());
+    let e = stderr_of(&out);
+    assert!(
+        e.contains("logged in to token 'graphd'") && e.contains("logged in to token 'tpm'"),
+        "{e}"
+    );
+    assert!(!e.contains(PIN) && !e.contains(TPM_PIN), "{e}");
+
+    // PS256 needs a mechanism tpm2-pkcs11 lacks: said before anything is sent.
+    let before = s.token_requests();
+    let out = graphd()
+        .args(["users", "--key", "pkcs11:token=tpm;object=tpm-key"])
+        .output()
+        .unwrap();
+    let e = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(3), "{e}");
+    assert!(
+        e.contains("cannot sign PS256") && e.contains("--assertion-alg rs256"),
+        "{e}"
+    );
+    assert_eq!(s.token_requests(), before);
+    // RS256 from the TPM, then warm: no token request.
+    for _ in 0..2 {
+        ok(graphd()
+            .args([
+                "users",
+                "--assertion-alg",
+                "rs256",
+                "--key",
+                "pkcs11:token=tpm;object=tpm-key",
+            ])
+            .output()
+            .unwrap());
+    }
+    assert_eq!(s.token_requests(), before + 1);
+    assert_eq!(
+        s.emu.log().token_requests.last().unwrap().alg.as_deref(),
+        Some("RS256")
+    );
+}

@@ -153,13 +153,18 @@ fn on_token(
         format!(" --cert {}", args.out_cert.display())
     };
     output::message(&format!(
-        "{}\nPrivate key:         made inside token {} as '{}' (id {}): sensitive, never extractable, sign only\n\
+        "{}\nPrivate key:         made inside token {} as '{}' (id {}): sensitive, never extractable, {}\n\
          Wrote:               {}{stored}\n\
          Next:                upload {} to the app registration, then use --key '{named}'{cert_flag}",
         info.human(),
         key.token(),
         key.object.label,
         encode_id(&key.object.id),
+        if key.facts.decrypt == Some(true) {
+            "signs and (the token insisted) decrypts"
+        } else {
+            "sign only"
+        },
         args.out_cert.display(),
         args.out_cert.display(),
     ))?;

@@ -81,6 +81,8 @@ pub struct KeyFacts {
     pub sensitive: Option<bool>,
     pub always_sensitive: Option<bool>,
     pub never_extractable: Option<bool>,
+    /// Whether the key may also decrypt (a sign-only key may not).
+    pub decrypt: Option<bool>,
 }
 
 impl KeyFacts {
@@ -201,6 +203,7 @@ impl TokenKey {
                     AttributeType::AlwaysSensitive,
                     AttributeType::NeverExtractable,
                     AttributeType::Sign,
+                    AttributeType::Decrypt,
                     AttributeType::AlwaysAuthenticate,
                 ],
             )
@@ -224,6 +227,7 @@ impl TokenKey {
                 Attribute::AlwaysSensitive(b) => facts.always_sensitive = Some(b),
                 Attribute::NeverExtractable(b) => facts.never_extractable = Some(b),
                 Attribute::Sign(b) => sign = Some(b),
+                Attribute::Decrypt(b) => facts.decrypt = Some(b),
                 Attribute::AlwaysAuthenticate(b) => always_auth = Some(b),
                 _ => {}
             }
@@ -481,8 +485,6 @@ impl TokenKey {
                 Attribute::Token(true),
                 Attribute::Private(false),
                 Attribute::Verify(true),
-                Attribute::Encrypt(false),
-                Attribute::Wrap(false),
                 Attribute::ModulusBits(u64::from(bits).into()),
                 Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
             ],
@@ -496,18 +498,66 @@ impl TokenKey {
                 Attribute::Sensitive(true),
                 Attribute::Extractable(false),
                 Attribute::Sign(true),
-                Attribute::Decrypt(false),
-                Attribute::Unwrap(false),
-                Attribute::Derive(false),
             ],
             named,
         ]
         .concat();
         info!(target: "graphd::credential", "generating an RSA-{bits} key pair inside token {token}");
-        let (_, private) = session
-            .rw_session()?
+        let rw = session.rw_session()?;
+        let (public, private) = rw
             .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
             .map_err(|e| Pkcs11Error::call("generate a key pair", &token, e))?;
+        // Sign only: every other use is turned off after generation rather than in the
+        // template, because some modules fail a template that turns one off (tpm2-pkcs11 1.9
+        // answers CKR_GENERAL_ERROR to CKA_DECRYPT=false or CKA_ENCRYPT=false, and leaks TPM
+        // object slots doing so). What a token refuses to turn off is said, never hidden.
+        let mut kept = Vec::new();
+        for (handle, uses) in [
+            (
+                private,
+                &[
+                    (AttributeType::Decrypt, Attribute::Decrypt(false), "decrypt"),
+                    (AttributeType::Unwrap, Attribute::Unwrap(false), "unwrap"),
+                    (AttributeType::Derive, Attribute::Derive(false), "derive"),
+                    (
+                        AttributeType::SignRecover,
+                        Attribute::SignRecover(false),
+                        "sign-recover",
+                    ),
+                ][..],
+            ),
+            (
+                public,
+                &[
+                    (AttributeType::Encrypt, Attribute::Encrypt(false), "encrypt"),
+                    (AttributeType::Wrap, Attribute::Wrap(false), "wrap"),
+                ][..],
+            ),
+        ] {
+            for (ty, off, name) in uses {
+                let on = rw
+                    .get_attributes(handle, &[*ty])
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|a| attribute_is_true(a));
+                if on
+                    && rw
+                        .update_attributes(handle, std::slice::from_ref(off))
+                        .is_err()
+                {
+                    kept.push(*name);
+                }
+            }
+        }
+        if !kept.is_empty() {
+            warn!(
+                target: "graphd::credential",
+                "token {token} would not make the new key sign-only: it also allows {} (the key is still \
+                 sensitive and never extractable)",
+                kept.join(", ")
+            );
+        }
+        drop(rw);
         Self::from_handle(session, private, uri.to_string())
     }
 }
@@ -548,6 +598,19 @@ pub fn certificate_named(session: &TokenSession, uri: &Pkcs11Uri) -> Result<X509
             token: session.name.clone(),
         }),
     }
+}
+
+/// A boolean attribute that is set.
+fn attribute_is_true(a: &Attribute) -> bool {
+    matches!(
+        a,
+        Attribute::Decrypt(true)
+            | Attribute::Unwrap(true)
+            | Attribute::Derive(true)
+            | Attribute::SignRecover(true)
+            | Attribute::Encrypt(true)
+            | Attribute::Wrap(true)
+    )
 }
 
 fn yes_no(b: Option<bool>) -> &'static str {
