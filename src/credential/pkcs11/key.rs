@@ -539,7 +539,7 @@ impl TokenKey {
                     .get_attributes(handle, &[*ty])
                     .unwrap_or_default()
                     .iter()
-                    .any(|a| attribute_is_true(a));
+                    .any(attribute_is_true);
                 if on
                     && rw
                         .update_attributes(handle, std::slice::from_ref(off))
