@@ -486,4 +486,30 @@ mod tests {
         let u = Pkcs11Uri::parse("pkcs11:token=graphd;object=app;id=%01").unwrap();
         assert_eq!(u.to_string(), "pkcs11:token=graphd;object=app;id=%01");
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text after the scheme parses or is refused, never panics.
+        #[test]
+        fn never_panics(rest in "\\PC{0,80}") {
+            let _ = Pkcs11Uri::parse(&format!("pkcs11:{rest}"));
+        }
+
+        /// Any label, serial and id survive encoding and parsing.
+        #[test]
+        fn values_round_trip(
+            token in "\\PC{0,24}",
+            object in "\\PC{0,24}",
+            id in proptest::collection::vec(any::<u8>(), 0..12),
+        ) {
+            let u = Pkcs11Uri {
+                token: Some(token),
+                object: Some(object),
+                id: Some(id),
+                ..Pkcs11Uri::default()
+            };
+            prop_assert_eq!(Pkcs11Uri::parse(&u.to_string()).unwrap(), u);
+        }
+    }
 }
