@@ -189,6 +189,8 @@ pub enum Pkcs11Error {
         alg: &'static str,
         mechanisms: Vec<&'static str>,
     },
+    #[error("token {token} cannot make RSA key pairs (no CKM_RSA_PKCS_KEY_PAIR_GEN)")]
+    NoKeyGeneration { token: TokenName },
     #[error(
         "the private key {object} on token {token} asks for the PIN again before every signature (CKA_ALWAYS_AUTHENTICATE)"
     )]
@@ -329,6 +331,9 @@ impl Pkcs11Error {
                 names::ASSERTION_ALG.flag
             ),
             Self::NoMechanism { .. } => "this token cannot make the RSA signatures Entra accepts; use another token".into(),
+            Self::NoKeyGeneration { .. } => "make the key with the token's own tools, then use it with --key 'pkcs11:...' \
+                 (its certificate with --cert, or stored on the token)"
+                .into(),
             Self::AlwaysAuthenticate { .. } => "graphd logs in once and keeps no PIN: use a key without \
                  CKA_ALWAYS_AUTHENTICATE (on a YubiKey, PIV slot 9a rather than 9c)"
                 .into(),

@@ -11,6 +11,7 @@ use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{
     Attribute, AttributeType, CertificateType, KeyType, ObjectClass, ObjectHandle,
 };
+use cryptoki::types::Ulong;
 use openssl::bn::BigNum;
 use openssl::hash::{MessageDigest, hash};
 use openssl::pkey::{PKey, Public};
@@ -461,12 +462,7 @@ impl TokenKey {
             .mechanisms()?
             .contains(&MechanismType::RSA_PKCS_KEY_PAIR_GEN)
         {
-            return Err(Pkcs11Error::NoMechanism {
-                token,
-                alg: "a new RSA key",
-                mechanisms: vec!["CKM_RSA_PKCS_KEY_PAIR_GEN"],
-            }
-            .into());
+            return Err(Pkcs11Error::NoKeyGeneration { token }.into());
         }
         let id = match &uri.id {
             Some(id) => id.clone(),
@@ -485,7 +481,7 @@ impl TokenKey {
                 Attribute::Token(true),
                 Attribute::Private(false),
                 Attribute::Verify(true),
-                Attribute::ModulusBits(u64::from(bits).into()),
+                Attribute::ModulusBits(Ulong::new(bits.into())),
                 Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
             ],
             named.clone(),
