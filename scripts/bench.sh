@@ -8,6 +8,8 @@
 #   1. cold, secret       graphd (empty token cache) vs the quickstart, first page (100 users)
 #   2. cold, certificate  the same with a certificate credential
 #   3. warm               graphd with a cached token vs one `curl` GET of the same page
+#   5. token key          the cold and warm certificate runs with the key on a SoftHSM2 token
+#                         (`--key pkcs11:...`, issue 13) vs the same runs with the key file
 #   4. full listing       100,000 and 10,000 users, $top=999: graphd vs a curl loop following
 #                         @odata.nextLink vs the quickstart extended to follow nextLinks
 #   5. delta query        `graphd users --delta STATE` on the 100,000-user directory: a change
@@ -58,6 +60,8 @@ need_pkg pkg-config
 need_pkg libssl-dev
 need_pkg gcc
 need_pkg ca-certificates
+need_pkg softhsm2     # the token-key rows: a SoftHSM2 token in the work dir
+need_pkg opensc       # pkcs11-tool imports the emulator's key into that token
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     log "installing ${missing[*]}"
@@ -235,11 +239,32 @@ measure cold-secret-graphd "cold, secret" graphd 100 "$runs" 3 "$clear" "$g user
 measure cold-secret-graphd-nocache "cold, secret" "graphd --no-token-cache" 100 "$runs" 3 "" \
   "$g users --max-items 100 --no-token-cache"
 measure cold-secret-peer "cold, secret" "quickstart (MSAL Python)" 100 "$runs" 2 "" "$q $emu/params-secret.json"
+# A SoftHSM2 token holding the emulator's registered key (imported sensitive, not extractable)
+# and its certificate: the token-key rows sign there. The PIN reaches graphd through the
+# environment, as a CI secret would; pkcs11-tool's --pin in argv is for this throwaway token only.
+export SOFTHSM2_CONF=$work/softhsm2.conf
+mkdir -m 700 "$work/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$work/tokens" >"$SOFTHSM2_CONF"
+softhsm=/usr/lib/softhsm/libsofthsm2.so
+hsm_pin=bench-$$-pin
+softhsm2-util --init-token --free --label bench --pin "$hsm_pin" --so-pin "$hsm_pin-so" >/dev/null
+pkcs11-tool --module "$softhsm" --login --pin "$hsm_pin" --write-object "$key" --type privkey \
+  --id 01 --label app --usage-sign >/dev/null 2>&1
+pkcs11-tool --module "$softhsm" --login --pin "$hsm_pin" --write-object "$cert" --type cert \
+  --id 01 --label app >/dev/null 2>&1
+token_key="pkcs11:token=bench;object=app"
 (
   unset AZURE_CLIENT_SECRET
   measure cold-cert-graphd "cold, certificate" graphd 100 "$runs" 3 "$clear" \
     "$g users --max-items 100 --cert $cert --key $key"
   measure cold-cert-peer "cold, certificate" "quickstart (MSAL Python)" 100 "$runs" 2 "" "$q $emu/params-cert.json"
+  export GRAPHD_PKCS11_MODULE=$softhsm GRAPHD_PKCS11_PIN=$hsm_pin
+  measure cold-hsm-graphd "cold, certificate, key on a token (SoftHSM)" graphd 100 "$runs" 3 "$clear" \
+    "$g users --max-items 100 --key $token_key"
+  measure warm-cert-graphd "warm, certificate, key file" graphd 100 "$((runs * 2))" 3 "" \
+    "$g users --max-items 100 --cert $cert --key $key"
+  measure warm-hsm-graphd "warm, certificate, key on a token (SoftHSM)" graphd 100 "$((runs * 2))" 3 "" \
+    "$g users --max-items 100 --key $token_key"
 )
 measure warm-graphd "warm" graphd 100 "$((runs * 2))" 3 "" "$g users --max-items 100"
 measure warm-curl "warm" "curl (one GET)" 100 "$((runs * 2))" 3 "" \
@@ -304,6 +329,7 @@ jq -n \
   --arg python "$("$py" -V 2>&1)" \
   --arg msal "$("$py" -c 'import msal; print(msal.__version__)')" \
   --arg requests "$("$py" -c 'import requests; print(requests.__version__)')" \
+  --arg softhsm "$(softhsm2-util --version 2>/dev/null | head -n1)" \
   --arg commit "$(git describe --always --dirty --abbrev=7 2>/dev/null || echo unknown)" --arg profile "$profile" \
   --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
   --arg date "$(date -u +%Y-%m-%dT%H:%MZ)" \
@@ -312,7 +338,7 @@ jq -n \
   --argjson changed "$changed" --argjson latency_ms "$latency_ms" \
   --arg work "$work" --arg root "$root" --arg bin "$bin" \
   '{cpu:$cpu, cores:$cores, kernel:$kernel, os:$os, rustc:$rustc, hyperfine:$hyperfine,
-    curl:$curl, python:$python, msal:$msal, requests:$requests, commit:$commit, profile:$profile,
+    curl:$curl, python:$python, msal:$msal, requests:$requests, softhsm:$softhsm, commit:$commit, profile:$profile,
     loadavg_at_end:$load, date:$date, seconds:$seconds, users:$users, small_users:$small_users,
     changed:$changed, latency_ms:$latency_ms, work:$work, root:$root, bin:$bin}' \
   >"$work/machine.json"

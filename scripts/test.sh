@@ -22,6 +22,13 @@ command -v python3 >/dev/null || missing+=(python3)  # tests/support/pty_drive.p
 # python3 also reads graphd's CSV with its csv module (the CSV round-trip test)
 need_pkg bsdutils      # `script`: the progress-line test runs graphd with stderr on a pseudo-terminal
 need_pkg g++           # libfuzzer-sys builds libFuzzer (C++) for the fuzz targets
+need_pkg softhsm2      # a real PKCS#11 token (SoftHSM2) per test for the --key pkcs11: tests
+need_pkg opensc        # pkcs11-tool: the tests import keys and certificates into the token
+need_pkg libp11-kit-dev  # pkcs11.h for tests/support/p11fault.c, the fault-injecting PKCS#11 module
+need_pkg p11-kit-modules # p11-kit's proxy module: graphd's default module when none is named
+need_pkg swtpm            # a software TPM on a Unix socket: the second PKCS#11 module the tests use
+need_pkg libtpm2-pkcs11-1 # tpm2-pkcs11, the TPM's PKCS#11 module
+need_pkg libtss2-tcti-swtpm0 # tpm2-tss's transport to swtpm
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     log "installing ${missing[*]}"

@@ -114,6 +114,8 @@ impl Error {
             }
             Error::Credential(_) | Error::Keyring(_) => exit::AUTH,
             Error::Make(e) if e.is_usage() => exit::USAGE,
+            // A token that cannot make or sign the key is a credential failure, as elsewhere.
+            Error::Make(MakeError::Token(_) | MakeError::BadTokenSignature) => exit::AUTH,
             Error::Make(_) | Error::Cache(_) | Error::Output(_) => exit::OTHER,
             Error::Token(TokenError::Credential(_)) => exit::AUTH,
             Error::Token(TokenError::Entra(e)) if e.is_transient() => exit::NETWORK,

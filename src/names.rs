@@ -99,6 +99,10 @@ pub const MI_RESOURCE_ID: Name = name(
     "--managed-identity-resource-id",
     "GRAPHD_MANAGED_IDENTITY_RESOURCE_ID",
 );
+/// The PKCS#11 module (shared library) that holds a `--key pkcs11:...` key.
+pub const PKCS11_MODULE: Name = name("pkcs11_module", "--pkcs11-module", "GRAPHD_PKCS11_MODULE");
+/// The token's PIN from standard input (first line).
+pub const PIN_STDIN: Name = name("pin_stdin", "--pin-stdin", "GRAPHD_PIN_STDIN");
 pub const NO_TOKEN_CACHE: Name = name(
     "no_token_cache",
     "--no-token-cache",
@@ -124,6 +128,8 @@ pub const MAX_RESPONSE_MIB: Name = name(
 pub const ENV_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
 /// The password of an encrypted key or PKCS#12 file (azure-identity's name).
 pub const ENV_CERT_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
+/// A PKCS#11 token's user PIN (never a flag: argv is public).
+pub const ENV_PKCS11_PIN: &str = "GRAPHD_PKCS11_PIN";
 /// Turns the token cache off (`off`, `0`, `false`, `no`) or on.
 pub const ENV_TOKEN_CACHE: &str = "GRAPHD_TOKEN_CACHE";
 
@@ -172,6 +178,8 @@ pub const ALL: &[Name] = &[
     MI_CLIENT_ID,
     MI_OBJECT_ID,
     MI_RESOURCE_ID,
+    PKCS11_MODULE,
+    PIN_STDIN,
     NO_TOKEN_CACHE,
     MAX_RETRIES,
     TIMEOUT,

@@ -68,6 +68,10 @@ secret_string!(
     /// prove the caller may read the agent's token directory.
     ArcSecret
 );
+secret_string!(
+    /// The user PIN of a PKCS#11 token: with the token, it signs as the app.
+    Pin
+);
 
 /// An RSA private key as PKCS#1 DER, the form jsonwebtoken signs with.
 pub struct PrivateKeyDer(SecretBox<Vec<u8>>);
@@ -129,7 +133,7 @@ mod tests {
     #[test]
     fn debug_is_redacted() {
         let shown = format!(
-            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
             ClientSecret::new(CANARY.into()),
             AccessToken::new(CANARY.into()),
             Assertion::new(CANARY.into()),
@@ -137,13 +141,14 @@ mod tests {
             IdentityHeader::new(CANARY.into()),
             ArcSecret::new(CANARY.into()),
             PrivateKeyDer::new(CANARY.as_bytes().to_vec()),
-            SecretBytes::new(CANARY.as_bytes().to_vec())
+            SecretBytes::new(CANARY.as_bytes().to_vec()),
+            Pin::new(CANARY.into())
         );
         assert!(!shown.contains(CANARY), "{shown}");
         assert!(!shown.contains("canary"), "{shown}");
         // Not even the bytes as numbers.
         assert!(!shown.contains("115, 51"), "{shown}");
-        assert_eq!(shown.matches("[redacted]").count(), 8, "{shown}");
+        assert_eq!(shown.matches("[redacted]").count(), 9, "{shown}");
     }
 
     #[test]

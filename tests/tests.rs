@@ -16,6 +16,8 @@
 //!   tokens) with exit code, output, request count and time bound, each checked for leaks
 //! - `managed_identity`: every managed-identity source and selector, a managed identity as the
 //!   app's federated credential, Arc's challenge-file rules, retries and their bounds
+//! - `pkcs11`: keys on a SoftHSM2 token (PKCS#11): signing, `cert new|show|add|rotate` on the
+//!   token, the token cache, every token failure, PIN sources, the PIN never shown
 //! - `network`: HTTPS_PROXY / NO_PROXY through a CONNECT proxy, retried and unretried transport
 //!   failures, the documented defaults, no core dumps
 

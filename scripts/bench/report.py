@@ -90,9 +90,11 @@ for k, label in [
     ("python", "peer's Python"),
     ("msal", "MSAL Python"),
     ("requests", "requests"),
+    ("softhsm", "SoftHSM2 (token-key rows)"),
     ("loadavg_at_end", "load average at the end"),
 ]:
-    w(f"| {label} | {machine[k]} |")
+    if k in machine:
+        w(f"| {label} | {machine[k]} |")
 w("")
 w(
     "The machine is shared (2 cores, other builds may run at the same time): figures from "
@@ -128,6 +130,34 @@ warm = by_id.get("warm-graphd")
 if warm:
     t = warm["requests"]["token"]
     w(f"| warm: zero token requests | {t} token request(s) in a warm run | {'yes' if t == 0 else '**no**'} |")
+
+
+def key_ratio_row(label, a, b, limit):
+    """A token-key run against the same run with the key file."""
+    ra, rb = by_id.get(a), by_id.get(b)
+    if not ra or not rb:
+        w(f"| {label} | not measured | — |")
+        return
+    ratio = median(ra) / median(rb)
+    w(
+        f"| {label} | key on the token {fmt_s(median(ra))}, key file {fmt_s(median(rb))}: "
+        f"token / file = {ratio:.3f} | {'yes' if ratio <= limit else '**no**'} |"
+    )
+
+
+key_ratio_row(
+    "cold, certificate: key on a token (SoftHSM) within 1.3× of the key file", "cold-hsm-graphd", "cold-cert-graphd", 1.3
+)
+key_ratio_row(
+    "warm: key on a token (SoftHSM) within 1.5× of the key file", "warm-hsm-graphd", "warm-cert-graphd", 1.5
+)
+warm_hsm = by_id.get("warm-hsm-graphd")
+if warm_hsm:
+    t = warm_hsm["requests"]["token"]
+    w(
+        f"| warm, key on a token: zero token requests | {t} token request(s) in a warm run | "
+        f"{'yes' if t == 0 else '**no**'} |"
+    )
 ratio_row(f"listing {big:,} users: within 1.3× of the curl loop", "list-big-graphd", "list-big-curl", 1.3)
 lb, ls = by_id.get("list-big-graphd"), by_id.get("list-small-graphd")
 if lb and ls:
@@ -244,6 +274,8 @@ pairs = [
     ("cold, secret (graphd --no-token-cache)", "cold-secret-graphd-nocache", "cold-secret-peer"),
     ("cold, certificate", "cold-cert-graphd", "cold-cert-peer"),
     ("warm", "warm-graphd", "warm-curl"),
+    ("cold, certificate: key on a token (SoftHSM) / key file", "cold-hsm-graphd", "cold-cert-graphd"),
+    ("warm, certificate: key on a token (SoftHSM) / key file", "warm-hsm-graphd", "warm-cert-graphd"),
     (f"listing {big:,}", "list-big-graphd", "list-big-curl"),
     (f"listing {big:,}", "list-big-graphd", "list-big-peer"),
     (f"listing {small:,}", "list-small-graphd", "list-small-curl"),
@@ -330,6 +362,15 @@ w(
     "token and writes the encrypted cache; the `--no-token-cache` row skips the cache entirely. "
     "*Warm* runs find the token in the cache and make only the Graph request. Listings use the "
     "defaults: `$top=999`, one JSON array on stdout."
+)
+w(
+    "- **graphd, key on a token (SoftHSM)**: the same certificate runs with the emulator's key "
+    "imported into a SoftHSM2 token (sensitive, not extractable) and `--key pkcs11:token=bench;"
+    "object=app`, the certificate read from the token, the PIN from `GRAPHD_PKCS11_PIN`. A cold "
+    "run loads the module, logs in, and signs twice on the token (the cache key, then the "
+    "assertion); a warm run signs once (the cache key: the token's deterministic signature is "
+    "what unlocks the cached token) and sends no token request. The *key file* rows it is "
+    "compared with are the same runs with `--cert`/`--key` files."
 )
 w(
     "- **quickstart (MSAL Python)**: `scripts/bench/quickstart.py`, Microsoft's Python daemon "

@@ -89,7 +89,8 @@ Examples:
   graphd cert list --cert cur.pem --key cur.key
   graphd cert new --out-cert new.pem --out-key new.key --hours 24
   graphd cert rotate --cert cur.pem --key cur.key --new-cert new.pem --new-key new.key
-  graphd cert remove 6f0c...-keyid --cert new.pem --key new.key --app-object-id OID";
+  graphd cert remove 6f0c...-keyid --cert new.pem --key new.key --app-object-id OID
+  graphd cert rotate --key 'pkcs11:token=ci;object=cur' --new-key 'pkcs11:token=ci;object=next'";
 
 pub const CERT_NEW_EXAMPLES: &str = "\
 The key is written with mode 0600; nothing is overwritten. Upload the certificate (never the
@@ -99,13 +100,18 @@ entry from `graphd cert show --manifest`.
 Examples:
   graphd cert new --out-cert cert.pem --out-key key.pem --subject CN=my-daemon
   graphd cert new --out-cert ci.pem --out-key ci.key --hours 24
-  AZURE_CLIENT_CERTIFICATE_PASSWORD=... graphd cert new --out-cert c.pem --out-key k.pem --pfx c.pfx";
+  AZURE_CLIENT_CERTIFICATE_PASSWORD=... graphd cert new --out-cert c.pem --out-key k.pem --pfx c.pfx
+
+With --key 'pkcs11:...' the key pair is made inside the token (never extractable, sign only),
+the token signs the certificate, and no key file is written (see docs/keys-in-hardware.md):
+  graphd cert new --key 'pkcs11:token=graphd;object=app-key' --out-cert app.pem --store-cert";
 
 pub const CERT_SHOW_EXAMPLES: &str = "\
 Examples:
   graphd cert show cert.pem
   graphd cert show app.pfx --json          # password from AZURE_CLIENT_CERTIFICATE_PASSWORD or a prompt
-  graphd cert show cert.pem --manifest     # the keyCredentials entry for the app manifest";
+  graphd cert show cert.pem --manifest     # the keyCredentials entry for the app manifest
+  graphd cert show 'pkcs11:token=graphd;object=app-key'   # a token key: its certificate, extractable or not";
 
 pub const USERS_EXAMPLES: &str = "\
 --search, --count, and --filter with ne/not/endswith or with --orderby are advanced queries:
@@ -121,5 +127,5 @@ whether a run delivered a full set (replace your copy) or a change set (apply it
 Examples:
   graphd users --cert cert.pem --key key.pem -o csv --select id,displayName,mail > users.csv
   graphd users --managed-identity              # on Azure: no stored credential at all
-  graphd users --search 'displayName:ada' --orderby displayName --count -o table
+  graphd users --key 'pkcs11:token=graphd;object=app-key'   # a key that never leaves its token
   graphd users --delta /var/lib/sync/users.state --delta-report /var/lib/sync/report.json -o jsonl";

@@ -118,12 +118,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH", help_heading = "Credentials")]
     pub cert: Option<PathBuf>,
 
-    /// Private key of --cert or --thumbprint (PEM: PKCS#1, PKCS#8 or encrypted; `-` = stdin)
+    /// Private key of --cert or --thumbprint (PEM: PKCS#1, PKCS#8 or encrypted; `-` = stdin),
+    /// or a key on a hardware token as a PKCS#11 URI, e.g. 'pkcs11:token=graphd;object=app-key'
+    /// (its certificate may then be on the token too)
     #[arg(
         long,
         env = names::KEY.env,
+        hide_env_values = true,
         global = true,
-        value_name = "PATH",
+        value_name = "PATH|URI",
         help_heading = "Credentials"
     )]
     pub key: Option<PathBuf>,
@@ -180,6 +183,27 @@ pub struct GlobalArgs {
         help_heading = "Credentials"
     )]
     pub assertion_alg: Option<AssertionAlg>,
+
+    /// PKCS#11 module (shared library) of a `--key pkcs11:...` key whose URI has no module-path
+    /// [default: p11-kit's proxy, when installed]
+    #[arg(
+        long,
+        env = names::PKCS11_MODULE.env,
+        global = true,
+        value_name = "PATH",
+        help_heading = "Credentials"
+    )]
+    pub pkcs11_module: Option<PathBuf>,
+
+    /// Read the token's PIN from stdin (first line), only if the token needs one
+    /// [or env: GRAPHD_PKCS11_PIN; or the URI's pin-source=file:PATH; else a no-echo prompt on a terminal]
+    #[arg(
+        long,
+        env = names::PIN_STDIN.env,
+        global = true,
+        help_heading = "Credentials"
+    )]
+    pub pin_stdin: bool,
 
     /// Keyring that holds the client secret stored by `graphd secret set`
     #[arg(long, env = names::KEYRING.env, global = true, value_enum, default_value_t = KeyringBackend::platform_default(), help_heading = "Credentials")]
@@ -498,7 +522,8 @@ pub struct CertListArgs {
 
 #[derive(Debug, Args)]
 pub struct CertAddArgs {
-    /// The certificate to register (PEM, DER or PKCS#12; only its public part is sent)
+    /// The certificate to register (PEM, DER or PKCS#12, or a certificate on a token as a
+    /// PKCS#11 URI; only its public part is sent)
     pub new_cert: PathBuf,
     #[command(flatten)]
     pub app: AppObjectArgs,
@@ -514,11 +539,17 @@ pub struct CertRemoveArgs {
 
 #[derive(Debug, Args)]
 pub struct CertRotateArgs {
-    /// The new certificate (PEM)
+    /// The new certificate (PEM, DER or PKCS#12); optional when --new-key is a token key whose
+    /// certificate is on the token
     #[arg(long, env = "GRAPHD_NEW_CERT", value_name = "PATH")]
-    pub new_cert: PathBuf,
-    /// The new certificate's private key (PEM)
-    #[arg(long, env = "GRAPHD_NEW_KEY", value_name = "PATH")]
+    pub new_cert: Option<PathBuf>,
+    /// The new certificate's private key (PEM), or a key on a token as a PKCS#11 URI
+    #[arg(
+        long,
+        env = "GRAPHD_NEW_KEY",
+        hide_env_values = true,
+        value_name = "PATH|URI"
+    )]
     pub new_key: PathBuf,
     /// Keep the current certificate registered after the new one works
     #[arg(long, env = "GRAPHD_KEEP_OLD")]
@@ -540,9 +571,13 @@ pub struct CertNewArgs {
     /// Where to write the certificate (PEM); must not exist
     #[arg(env = "GRAPHD_OUT_CERT", long, value_name = "PATH")]
     pub out_cert: PathBuf,
-    /// Where to write the private key (PKCS#8 PEM, mode 0600); must not exist
+    /// Where to write the private key (PKCS#8 PEM, mode 0600); must not exist. Not with a token
+    /// key (--key 'pkcs11:...'), which is made inside the token and never leaves it
     #[arg(env = "GRAPHD_OUT_KEY", long, value_name = "PATH")]
-    pub out_key: PathBuf,
+    pub out_key: Option<PathBuf>,
+    /// With --key 'pkcs11:...': also store the certificate on the token, with the key's id and label
+    #[arg(env = "GRAPHD_STORE_CERT", long, conflicts_with_all = ["out_key", "pfx"])]
+    pub store_cert: bool,
     /// Subject distinguished name, e.g. CN=my-daemon or CN=app,O=Contoso
     #[arg(env = "GRAPHD_CERT_SUBJECT", long, default_value = "CN=graphd")]
     pub subject: String,
@@ -570,7 +605,8 @@ fn parse_key_size(s: &str) -> Result<u32, String> {
 
 #[derive(Debug, Args)]
 pub struct CertShowArgs {
-    /// The certificate: PEM, DER or PKCS#12 (.pfx/.p12, also base64); `-` = stdin
+    /// The certificate: PEM, DER or PKCS#12 (.pfx/.p12, also base64); `-` = stdin; or a key on
+    /// a token as a PKCS#11 URI (its certificate on the token, and whether the key can leave it)
     pub path: PathBuf,
     /// Print the keyCredentials entry for the app manifest (JSON)
     #[arg(env = "GRAPHD_CERT_MANIFEST", long)]

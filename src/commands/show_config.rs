@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cli::{ArgOrigin, GlobalArgs};
 use crate::config::{CredentialLayer, Env, Layers, Origin, Sourced};
+use crate::credential::KeyRef;
 use crate::error::Error;
 use crate::names;
 use crate::output::{self, Output, OutputFormat};
@@ -120,6 +121,55 @@ pub fn rows(l: &Layers) -> Vec<Row> {
                 c.token_exchange_audience().into()
             }));
         }
+    }
+    // A key on a token: which module, and where its PIN comes from (never the PIN).
+    if let Some(Sourced {
+        value:
+            CredentialLayer::Certificate {
+                key: Some(KeyRef::Token(uri)),
+                ..
+            },
+        ..
+    }) = &l.credential
+    {
+        rows.push(
+            match (&uri.module_path, &uri.module_name, &l.pkcs11_module) {
+                (Some(p), _, _) => (
+                    "PKCS#11 module",
+                    p.display().to_string(),
+                    "the URI's module-path".into(),
+                ),
+                (None, Some(n), _) => ("PKCS#11 module", n.clone(), "the URI's module-name".into()),
+                (None, None, Some(m)) => row("PKCS#11 module", m, |p| p.display().to_string()),
+                (None, None, None) => (
+                    "PKCS#11 module",
+                    "p11-kit's proxy, when installed".into(),
+                    Origin::Default.to_string(),
+                ),
+            },
+        );
+        rows.push(match (l.pin.stdin, &uri.pin_source, &l.pin.env) {
+            (true, _, _) => (
+                "PKCS#11 PIN",
+                "standard input".into(),
+                Origin::Flag(names::PIN_STDIN.flag).to_string(),
+            ),
+            (false, Some(p), _) => (
+                "PKCS#11 PIN",
+                format!("file {}", p.display()),
+                "the URI's pin-source".into(),
+            ),
+            (false, None, Some(_)) => (
+                "PKCS#11 PIN",
+                "[redacted]".into(),
+                Origin::Env(names::ENV_PKCS11_PIN).to_string(),
+            ),
+            (false, None, None) => (
+                "PKCS#11 PIN",
+                "a no-echo prompt on a terminal".into(),
+                Origin::Default.to_string(),
+            ),
+        });
     }
     let mi_cache = match &l.credential {
         Some(Sourced {

@@ -22,10 +22,12 @@ use crate::cli::{ArgOrigin, GlobalArgs};
 use crate::cloud::Cloud;
 use crate::credential::managed_identity::{self, Detection, Selector};
 use crate::credential::thumbprint::parse_thumbprint;
-use crate::credential::{AssertionAlg, KeyringBackend};
-use crate::names::{self, ENV_CERT_PASSWORD, ENV_CLIENT_SECRET, ENV_TOKEN_CACHE, Name};
+use crate::credential::{AssertionAlg, KeyRef, KeyringBackend};
+use crate::names::{
+    self, ENV_CERT_PASSWORD, ENV_CLIENT_SECRET, ENV_PKCS11_PIN, ENV_TOKEN_CACHE, Name,
+};
 use crate::output::OutputFormat;
-use crate::secret::{CertPassword, ClientSecret};
+use crate::secret::{CertPassword, ClientSecret, Pin};
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,10 +88,11 @@ pub enum CredentialLayer {
     SecretFile(PathBuf),
     /// The parameters file's plaintext `secret`, the file and its permission bits.
     SecretParams(ClientSecret, PathBuf, Option<u32>),
-    /// A certificate and key, a key and the certificate's thumbprint, or both.
+    /// A certificate and key, a key and the certificate's thumbprint, or both; or a key on a
+    /// PKCS#11 token, whose certificate may be on the token too.
     Certificate {
         cert: Option<PathBuf>,
-        key: Option<PathBuf>,
+        key: Option<KeyRef>,
         thumbprint: Option<Vec<u8>>,
     },
     FederatedFile(PathBuf),
@@ -124,14 +127,20 @@ impl CredentialLayer {
                 thumbprint: Some(tp),
             } => format!(
                 "private key {} with thumbprint {} (RS256 + x5t)",
-                key.as_deref().unwrap_or(Path::new("-")).display(),
+                key.as_ref().map_or("-".into(), KeyRef::describe),
                 crate::credential::thumbprint::hex_upper(tp)
+            ),
+            Self::Certificate {
+                cert: None, key, ..
+            } => format!(
+                "key {} and its certificate on the token",
+                key.as_ref().map_or("-".into(), KeyRef::describe)
             ),
             Self::Certificate { cert, key, .. } => format!(
                 "certificate {} (key {})",
                 cert.as_deref().unwrap_or(Path::new("-")).display(),
                 key.as_ref()
-                    .map_or("in the same file".into(), |k| k.display().to_string())
+                    .map_or("in the same file".into(), KeyRef::describe)
             ),
             Self::FederatedFile(p) => format!("federated token file {}", p.display()),
             Self::ManagedIdentity {
@@ -171,6 +180,14 @@ pub struct PasswordLayer {
     pub stdin: bool,
 }
 
+/// Where a token key's PIN comes from, if one is needed (the URI's `pin-source` aside).
+pub struct PinLayer {
+    /// `GRAPHD_PKCS11_PIN`.
+    pub env: Option<Pin>,
+    /// `--pin-stdin`.
+    pub stdin: bool,
+}
+
 /// Retries, timeouts and limits, each with its origin.
 #[derive(Debug)]
 pub struct NetworkLayers {
@@ -202,6 +219,9 @@ pub struct Layers {
     /// A user-assigned managed identity (with a managed-identity credential only).
     pub managed_identity_selector: Option<Sourced<Selector>>,
     pub password: PasswordLayer,
+    /// `--pkcs11-module` / `GRAPHD_PKCS11_MODULE`.
+    pub pkcs11_module: Option<Sourced<PathBuf>>,
+    pub pin: PinLayer,
     pub keyring: Sourced<KeyringBackend>,
     pub assertion_alg: Sourced<AssertionAlg>,
     pub send_x5c: Sourced<bool>,
@@ -426,39 +446,10 @@ impl Layers {
                     params_credential(c, &params_path, params.as_ref().and_then(|p| p.mode), &pp)
                 })
                 .transpose()?
-                .or_else(|| {
-                    let p = profile.as_ref()?;
-                    if p.managed_identity || p.federated_managed_identity {
-                        let federated = p.federated_managed_identity;
-                        return Some(Sourced::new(
-                            CredentialLayer::ManagedIdentity {
-                                federated,
-                                detection: detect(env),
-                            },
-                            pr(if federated {
-                                "federated_managed_identity"
-                            } else {
-                                "managed_identity"
-                            }),
-                        ));
-                    }
-                    if let Some(cert) = &p.certificate {
-                        return Some(Sourced::new(
-                            CredentialLayer::Certificate {
-                                cert: Some(cert.clone()),
-                                key: p.key.clone(),
-                                thumbprint: None,
-                            },
-                            pr("certificate"),
-                        ));
-                    }
-                    p.federated_token_file.clone().map(|f| {
-                        Sourced::new(
-                            CredentialLayer::FederatedFile(f),
-                            pr("federated_token_file"),
-                        )
-                    })
-                }),
+                .map_or_else(
+                    || profile_credential(profile.as_ref(), &pr, env),
+                    |c| Ok(Some(c)),
+                )?,
         };
 
         let managed_identity_selector = selector(
@@ -508,6 +499,11 @@ impl Layers {
             password: PasswordLayer {
                 env: env.var(ENV_CERT_PASSWORD).map(CertPassword::new),
                 stdin: args.cert_password_stdin,
+            },
+            pkcs11_module: from_cli(args, names::PKCS11_MODULE, args.pkcs11_module.as_ref()),
+            pin: PinLayer {
+                env: env.var(ENV_PKCS11_PIN).map(Pin::new),
+                stdin: args.pin_stdin,
             },
             keyring,
             assertion_alg,
@@ -560,9 +556,14 @@ fn flag_env_credential(
             flag(names::SECRET_FILE),
         );
     }
+    let key = args
+        .key
+        .as_deref()
+        .map(|k| key_ref(k, flag(names::KEY)))
+        .transpose()?;
     let cert = |cert: Option<PathBuf>, thumbprint| CredentialLayer::Certificate {
         cert,
-        key: args.key.clone(),
+        key: key.clone(),
         thumbprint,
     };
     if let Some(path) = &args.cert {
@@ -639,13 +640,23 @@ fn flag_env_credential(
             );
         }
     }
-    let is_cert = found
+    let mut is_cert = found
         .iter()
         .any(|(_, s)| matches!(s.value, CredentialLayer::Certificate { .. }));
-    if args.key.is_some() && !is_cert {
-        return Err(ConfigError::KeyWithoutCertificate);
+    match &key {
+        // A token key is a credential by itself: its certificate can be on the token.
+        Some(KeyRef::Token(_)) if !is_cert => {
+            found.push((
+                names::KEY.flag.into(),
+                Sourced::new(cert(None, None), flag(names::KEY)),
+            ));
+            is_cert = true;
+        }
+        Some(_) if !is_cert => return Err(ConfigError::KeyWithoutCertificate),
+        _ => {}
     }
     one_stdin(&[
+        (args.pin_stdin, names::PIN_STDIN.flag),
         (args.secret_stdin, names::SECRET_STDIN.flag),
         (
             args.cert.as_deref() == Some(Path::new("-")),
@@ -738,6 +749,69 @@ fn selector(
     })
 }
 
+/// A `--key` value (or a file's `key`): a path, or a `pkcs11:` URI checked now.
+fn key_ref(given: &Path, origin: Origin) -> Result<KeyRef, ConfigError> {
+    KeyRef::parse(given).map_err(|source| ConfigError::Pkcs11Uri {
+        from: origin.to_string(),
+        source,
+    })
+}
+
+/// The profile's credential: a managed identity, a certificate (and key), a key on a token,
+/// or a federated token.
+fn profile_credential(
+    p: Option<&profile::Profile>,
+    pr: &dyn Fn(&'static str) -> Origin,
+    env: &dyn Env,
+) -> Result<Option<Sourced<CredentialLayer>>, ConfigError> {
+    let Some(p) = p else { return Ok(None) };
+    if p.managed_identity || p.federated_managed_identity {
+        let federated = p.federated_managed_identity;
+        return Ok(Some(Sourced::new(
+            CredentialLayer::ManagedIdentity {
+                federated,
+                detection: detect(env),
+            },
+            pr(if federated {
+                "federated_managed_identity"
+            } else {
+                "managed_identity"
+            }),
+        )));
+    }
+    let key = p
+        .key
+        .as_deref()
+        .map(|k| key_ref(k, pr("key")))
+        .transpose()?;
+    if let Some(cert) = &p.certificate {
+        return Ok(Some(Sourced::new(
+            CredentialLayer::Certificate {
+                cert: Some(cert.clone()),
+                key,
+                thumbprint: None,
+            },
+            pr("certificate"),
+        )));
+    }
+    if let Some(key @ KeyRef::Token(_)) = key {
+        return Ok(Some(Sourced::new(
+            CredentialLayer::Certificate {
+                cert: None,
+                key: Some(key),
+                thumbprint: None,
+            },
+            pr("key"),
+        )));
+    }
+    Ok(p.federated_token_file.clone().map(|f| {
+        Sourced::new(
+            CredentialLayer::FederatedFile(f),
+            pr("federated_token_file"),
+        )
+    }))
+}
+
 /// The parameters file's credential as a layer.
 fn params_credential(
     c: &ParamsCredential,
@@ -760,10 +834,18 @@ fn params_credential(
         ParamsCredential::KeyWithThumbprint { key, thumbprint: t } => Sourced::new(
             CredentialLayer::Certificate {
                 cert: None,
-                key: Some(key.clone()),
+                key: Some(key_ref(key, origin("private_key_file"))?),
                 thumbprint: Some(thumbprint(t)?),
             },
             origin("thumbprint"),
+        ),
+        ParamsCredential::KeyOnToken { key } => Sourced::new(
+            CredentialLayer::Certificate {
+                cert: None,
+                key: Some(key_ref(key, origin("private_key_file"))?),
+                thumbprint: None,
+            },
+            origin("private_key_file"),
         ),
         ParamsCredential::Certificate {
             cert,
@@ -772,7 +854,10 @@ fn params_credential(
         } => Sourced::new(
             CredentialLayer::Certificate {
                 cert: Some(cert.clone()),
-                key: key.clone(),
+                key: key
+                    .as_deref()
+                    .map(|k| key_ref(k, origin("private_key_file")))
+                    .transpose()?,
                 thumbprint: t.as_deref().map(thumbprint).transpose()?,
             },
             origin("private_key_file"),

@@ -24,6 +24,7 @@ pub use layers::{CredentialLayer, Layers, Origin, Sourced};
 use crate::cli::GlobalArgs;
 use crate::cloud::Cloud;
 use crate::credential::managed_identity::Chosen;
+use crate::credential::pkcs11::{PinSource, UriError};
 use crate::credential::{
     AssertionAlg, CertSource, CertSpec, CredentialSource, KeyringSlot, ManagedIdentitySpec,
     PasswordSource, SecretFile,
@@ -33,7 +34,7 @@ use crate::graph::Target;
 use crate::names::{self, ENV_TOKEN_CACHE};
 use crate::output::OutputFormat;
 use crate::retry::RetryPolicy;
-use crate::secret::CertPassword;
+use crate::secret::{CertPassword, Pin};
 use crate::token::TokenRequest;
 
 /// Tenant names that do not work for the client-credentials grant (AADSTS90130 / 9001023).
@@ -56,6 +57,8 @@ pub struct Config {
     pub endpoint: Option<Url>,
     pub ca_bundle: Option<PathBuf>,
     pub credential: CredentialSource,
+    /// `--pkcs11-module` / `GRAPHD_PKCS11_MODULE`: the module of token keys whose URI names none.
+    pub pkcs11_module: Option<PathBuf>,
     /// The keyring holding this app's stored secret.
     pub keyring: KeyringSlot,
     /// Whether tokens are cached across runs.
@@ -165,6 +168,7 @@ impl Config {
         );
         let alg =
             (!matches!(l.assertion_alg.origin, Origin::Default)).then_some(l.assertion_alg.value);
+        let pkcs11_module = l.pkcs11_module.map(|s| s.value);
         let credential = match l.credential.map(|c| c.value) {
             None => CredentialSource::Keyring(keyring.clone()),
             Some(CredentialLayer::SecretEnv(s)) => CredentialSource::SecretEnv(s),
@@ -210,12 +214,14 @@ impl Config {
                 spec: CertSpec {
                     cert,
                     key,
+                    pkcs11_module: pkcs11_module.clone(),
                     thumbprint,
                     alg,
                     send_x5c: l.send_x5c.value,
                     allow_insecure_key_file: l.allow_insecure_key_file.value,
                 },
                 password: password_source(l.password.env, l.password.stdin),
+                pin: pin_source(l.pin.env, l.pin.stdin),
             }),
         };
         Ok(Config {
@@ -227,6 +233,7 @@ impl Config {
             endpoint: l.endpoint.map(|s| s.value),
             ca_bundle,
             credential,
+            pkcs11_module,
             keyring,
             token_cache: l.token_cache.value,
             output: l.output.value,
@@ -322,6 +329,15 @@ impl Config {
         }
     }
 
+    /// The PIN source of the credential's token, for a second token key in the same run
+    /// (`cert rotate`'s new one): the same source (stdin gives one token's PIN only).
+    pub fn pin_source(&self) -> PinSource {
+        match &self.credential {
+            CredentialSource::Certificate(c) => c.pin.duplicate(),
+            _ => PinSource::Prompt,
+        }
+    }
+
     /// The algorithm the certificate credential was asked to sign with, if named.
     pub fn assertion_alg(&self) -> Option<AssertionAlg> {
         match &self.credential {
@@ -337,6 +353,16 @@ pub fn password_source(env: Option<CertPassword>, stdin: bool) -> PasswordSource
         (Some(p), _) => PasswordSource::Env(p),
         (None, true) => PasswordSource::Stdin,
         (None, false) => PasswordSource::Prompt,
+    }
+}
+
+/// The PIN source for a token key: `--pin-stdin`, else the env value, else a prompt (the URI's
+/// `pin-source` is weighed when the PIN is read: after stdin, before the env value).
+pub fn pin_source(env: Option<Pin>, stdin: bool) -> PinSource {
+    match (stdin, env) {
+        (true, _) => PinSource::Stdin,
+        (false, Some(p)) => PinSource::Env(p),
+        (false, None) => PinSource::Prompt,
     }
 }
 
@@ -397,6 +423,20 @@ pub enum ConfigError {
     X5cNeedsCertificate,
     #[error("{} needs {} or {}", names::KEY.flag, names::CERT.flag, names::THUMBPRINT.flag)]
     KeyWithoutCertificate,
+    #[error("--new-cert is needed with a key file")]
+    NewCertNeeded,
+    #[error("cert new needs --out-key (where to write the new key)")]
+    OutKeyNeeded,
+    #[error("--store-cert needs a key on a token (--key 'pkcs11:...')")]
+    StoreCertNeedsToken,
+    #[error("a key made on a token is never written to a file (--out-key, --pfx)")]
+    TokenKeyNotWritten,
+    #[error("the PKCS#11 URI from {from} cannot be used")]
+    Pkcs11Uri {
+        from: String,
+        #[source]
+        source: UriError,
+    },
     #[error("{0} and {1} cannot both read standard input")]
     StdinTwice(String, String),
     #[error("two credentials given: {0} and {1}")]
@@ -528,10 +568,25 @@ impl Diagnostic for ConfigError {
             }
             Self::X5cNeedsCertificate => "pass the certificate chain with --cert".into(),
             Self::KeyWithoutCertificate => {
-                "pass the certificate with --cert, or its thumbprint with --thumbprint".into()
+                "pass the certificate with --cert, or its thumbprint with --thumbprint (a key on a token, \
+                 --key 'pkcs11:...', needs neither when its certificate is on the token)"
+                    .into()
             }
+            Self::Pkcs11Uri { source, .. } => source.hint(),
+            Self::OutKeyNeeded => "pass --out-key PATH, or --key 'pkcs11:token=...;object=LABEL' to make the key \
+                 inside a token"
+                .into(),
+            Self::StoreCertNeedsToken => "drop --store-cert, or make the key on a token with --key 'pkcs11:...'".into(),
+            Self::TokenKeyNotWritten => "drop --out-key and --pfx: the key stays in the token; only the \
+                 certificate is written (--out-cert)"
+                .into(),
+            Self::NewCertNeeded => "pass --new-cert PATH, or a token key --new-key 'pkcs11:...' whose certificate \
+                 is on the token"
+                .into(),
             Self::StdinTwice(..) => "read one of them from a file or /dev/fd/N instead".into(),
-            Self::NeedsCertificate => "pass the app's current certificate with --cert/--key".into(),
+            Self::NeedsCertificate => {
+                "pass the app's current certificate with --cert/--key (or its token key, --key 'pkcs11:...')".into()
+            }
             Self::NoPath => "e.g. graphd get /organization".into(),
             Self::BadScope(_) => {
                 "app-only tokens are for RESOURCE/.default, e.g. https://graph.microsoft.com/.default"

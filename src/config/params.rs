@@ -18,6 +18,7 @@ use url::Url;
 
 use super::ConfigError;
 use crate::credential::input;
+use crate::credential::pkcs11::Pkcs11Uri;
 use crate::secret::ClientSecret;
 
 /// What a parameters file says, checked.
@@ -42,6 +43,8 @@ pub enum ParamsCredential {
     Secret(ClientSecret),
     /// `thumbprint` + `private_key_file` without a certificate: MSAL's legacy RS256 + `x5t` form.
     KeyWithThumbprint { key: PathBuf, thumbprint: String },
+    /// `private_key_file` as a `pkcs11:` URI alone: a token key, its certificate on the token.
+    KeyOnToken { key: PathBuf },
     /// `private_key_file` [+ `public_certificate_file`] [+ `thumbprint`, checked against it].
     Certificate {
         cert: PathBuf,
@@ -54,6 +57,7 @@ impl std::fmt::Debug for ParamsCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Secret(_) => f.write_str("Secret([redacted])"),
+            Self::KeyOnToken { key } => f.debug_struct("KeyOnToken").field("key", key).finish(),
             Self::KeyWithThumbprint { key, thumbprint } => f
                 .debug_struct("KeyWithThumbprint")
                 .field("key", key)
@@ -145,7 +149,15 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Params, ConfigError> {
         }
     };
     let dir = path.parent().unwrap_or(Path::new("."));
-    let rel = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
+    // A `pkcs11:` URI is not a path: it stays as written.
+    let rel = |p: PathBuf| {
+        let uri = p.to_str().is_some_and(Pkcs11Uri::is_uri);
+        if p.is_relative() && !uri {
+            dir.join(p)
+        } else {
+            p
+        }
+    };
     let bad = |key: &'static str, why: &'static str| ConfigError::BadParam {
         path: path.to_path_buf(),
         key,
@@ -227,6 +239,10 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Params, ConfigError> {
         }),
         (Some(key), None, Some(thumbprint)) => {
             Some(ParamsCredential::KeyWithThumbprint { key, thumbprint })
+        }
+        // A token key alone: its certificate is on the token.
+        (Some(key), None, None) if key.to_str().is_some_and(Pkcs11Uri::is_uri) => {
+            Some(ParamsCredential::KeyOnToken { key })
         }
         // A key file alone must also hold the certificate (a combined PEM).
         (Some(key), None, None) => Some(ParamsCredential::Certificate {

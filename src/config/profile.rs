@@ -25,6 +25,7 @@ use super::ConfigError;
 use super::env::Env;
 use crate::cloud::Cloud;
 use crate::credential::managed_identity::Selector;
+use crate::credential::pkcs11::Pkcs11Uri;
 use crate::credential::{AssertionAlg, KeyringBackend};
 
 /// One profile, checked.
@@ -242,6 +243,8 @@ pub fn parse(
             "graph_endpoint" => p.graph_endpoint = Some(s),
             "ca_bundle" => p.ca_bundle = Some(file()),
             "certificate" => p.certificate = Some(file()),
+            // A `pkcs11:` URI is not a path: it stays as written.
+            "key" if Pkcs11Uri::is_uri(&s) => p.key = Some(PathBuf::from(&s)),
             "key" => p.key = Some(file()),
             "assertion_alg" => {
                 p.assertion_alg = Some(
@@ -275,14 +278,19 @@ pub fn parse(
             _ => {} // description
         }
     }
-    if p.key.is_some() && p.certificate.is_none() {
+    let token_key = p
+        .key
+        .as_deref()
+        .and_then(Path::to_str)
+        .is_some_and(Pkcs11Uri::is_uri);
+    if p.key.is_some() && p.certificate.is_none() && !token_key {
         return Err(wrong(
             format!("profiles.{name}.key"),
-            "needs `certificate` too",
+            "needs `certificate` too (unless it is a pkcs11: URI)",
         ));
     }
     let credentials: Vec<&str> = [
-        ("certificate", p.certificate.is_some()),
+        ("certificate", p.certificate.is_some() || token_key),
         ("federated_token_file", p.federated_token_file.is_some()),
         ("managed_identity", p.managed_identity),
         ("federated_managed_identity", p.federated_managed_identity),

@@ -199,7 +199,7 @@ fn env_credentials() {
     )
     .unwrap();
     match &c.credential {
-        CredentialSource::Certificate(CertSource { spec, password }) => {
+        CredentialSource::Certificate(CertSource { spec, password, .. }) => {
             assert_eq!(spec.cert.as_deref(), Some(Path::new("both.pem")));
             assert!(
                 spec.key.is_none() && !spec.send_x5c && matches!(password, PasswordSource::Prompt)
@@ -218,7 +218,7 @@ fn env_credentials() {
     )
     .unwrap();
     match &c.credential {
-        CredentialSource::Certificate(CertSource { spec, password }) => {
+        CredentialSource::Certificate(CertSource { spec, password, .. }) => {
             assert!(spec.send_x5c);
             assert!(matches!(password, PasswordSource::Env(p) if p.expose() == "pw"));
         }
@@ -443,4 +443,77 @@ fn managed_identity_layers() {
         _ => panic!("federated managed identity"),
     }
     assert_eq!(c.client_id, G1);
+}
+
+#[test]
+fn a_token_key_is_a_credential_by_itself() {
+    let uri = "pkcs11:token=graphd;object=app";
+    let c = parse(&["--key", uri], &env(&[])).unwrap();
+    match &c.credential {
+        CredentialSource::Certificate(CertSource { spec, .. }) => {
+            assert!(spec.cert.is_none() && spec.thumbprint.is_none());
+            let key = spec.key.as_ref().and_then(|k| k.token()).unwrap();
+            assert_eq!(key.object.as_deref(), Some("app"));
+        }
+        _ => panic!("a token key"),
+    }
+    // With a certificate from the environment: one credential, not two.
+    let c = parse(&["--key", uri], &env(&[(ENV_CERT_PATH, "c.pem")])).unwrap();
+    assert!(
+        matches!(&c.credential, CredentialSource::Certificate(CertSource { spec, .. }) if spec.cert.is_some())
+    );
+    // A file key alone still needs its certificate.
+    assert!(matches!(
+        parse(&["--key", "k.pem"], &env(&[])),
+        Err(ConfigError::KeyWithoutCertificate)
+    ));
+    // pin-value is refused, and its value never quoted.
+    match parse(&["--key", "pkcs11:object=a?pin-value=987654"], &env(&[])) {
+        Err(e @ ConfigError::Pkcs11Uri { .. }) => {
+            assert!(!format!("{e} {e:?} {:?}", e.hint()).contains("987654"));
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // The PIN: --pin-stdin beats the environment; it shares stdin with nothing else.
+    let c = parse(
+        &["--key", uri, "--pin-stdin"],
+        &env(&[(names::ENV_PKCS11_PIN, "1")]),
+    )
+    .unwrap();
+    assert!(matches!(c.pin_source(), PinSource::Stdin));
+    let c = parse(&["--key", uri], &env(&[(names::ENV_PKCS11_PIN, "1")])).unwrap();
+    assert!(matches!(c.pin_source(), PinSource::Env(p) if p.expose() == "1"));
+    assert!(matches!(
+        parse(&["--key", uri, "--pin-stdin", "--cert", "-"], &env(&[])),
+        Err(ConfigError::StdinTwice(..))
+    ));
+    assert!(!format!("{c:?}").contains("pin"), "{c:?}");
+}
+
+#[test]
+fn token_uris_in_files_are_not_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("parameters.json");
+    std::fs::write(
+        &p,
+        r#"{"authority":"https://login.microsoftonline.com/t.onmicrosoft.com","client_id":"c","private_key_file":"pkcs11:token=a;object=b"}"#,
+    )
+    .unwrap();
+    let params = params::load(&p).unwrap();
+    match params.credential {
+        Some(params::ParamsCredential::KeyOnToken { key }) => {
+            assert_eq!(key, Path::new("pkcs11:token=a;object=b"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let toml = "[profiles.hw]\nkey = \"pkcs11:token=a;object=b\"\n";
+    let prof = profile::parse(toml, &dir.path().join("config.toml"), Some("hw"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        prof.key.as_deref(),
+        Some(Path::new("pkcs11:token=a;object=b"))
+    );
+    let toml = "[profiles.hw]\nkey = \"rel/key.pem\"\n";
+    assert!(profile::parse(toml, &dir.path().join("config.toml"), Some("hw")).is_err());
 }

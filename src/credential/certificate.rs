@@ -18,18 +18,67 @@ use tracing::info;
 use super::assertion::AssertionAlg;
 use super::decode::{self, ParsedKey};
 use super::input::{self, Input, PasswordSource, Passwords};
+use super::pkcs11::{self, Pkcs11Error, Pkcs11Uri, Scheme, TokenKey, UriError};
 use super::signer::Signer;
 use super::thumbprint::{self, Thumbprints};
 use super::{CredentialError, checks};
 use crate::secret::{CertPassword, PrivateKeyDer, SecretBytes};
 
+/// Where a certificate's private key is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRef {
+    /// A PEM file (`-` is standard input).
+    File(PathBuf),
+    /// A key on a PKCS#11 token, named by an RFC 7512 URI (`--key 'pkcs11:...'`).
+    Token(Box<Pkcs11Uri>),
+}
+
+impl KeyRef {
+    /// `pkcs11:...` names a token key, anything else a file.
+    pub fn parse(given: &Path) -> Result<KeyRef, UriError> {
+        match given.to_str() {
+            Some(s) if Pkcs11Uri::is_uri(s) => {
+                Pkcs11Uri::parse_key(s).map(|u| KeyRef::Token(Box::new(u)))
+            }
+            _ => Ok(KeyRef::File(given.to_path_buf())),
+        }
+    }
+
+    /// The key file, if the key is in one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            KeyRef::File(p) => Some(p),
+            KeyRef::Token(_) => None,
+        }
+    }
+
+    /// The token key's URI, if the key is on a token.
+    pub fn token(&self) -> Option<&Pkcs11Uri> {
+        match self {
+            KeyRef::Token(u) => Some(u),
+            KeyRef::File(_) => None,
+        }
+    }
+
+    /// A path, or the URI (which never holds a PIN).
+    pub fn describe(&self) -> String {
+        match self {
+            KeyRef::File(p) => p.display().to_string(),
+            KeyRef::Token(u) => u.to_string(),
+        }
+    }
+}
+
 /// How a certificate credential was given.
 #[derive(Debug, Clone)]
 pub struct CertSpec {
-    /// `--cert` / `AZURE_CLIENT_CERTIFICATE_PATH` (`-` is stdin); `None` with `--thumbprint`.
+    /// `--cert` / `AZURE_CLIENT_CERTIFICATE_PATH` (`-` is stdin); `None` with `--thumbprint`,
+    /// or with a token key whose certificate is on the token.
     pub cert: Option<PathBuf>,
-    /// `--key` (`-` is stdin).
-    pub key: Option<PathBuf>,
+    /// `--key` (`-` is stdin), or a `pkcs11:` URI.
+    pub key: Option<KeyRef>,
+    /// `--pkcs11-module` / `GRAPHD_PKCS11_MODULE`, for a token key.
+    pub pkcs11_module: Option<PathBuf>,
     /// `--thumbprint`: the SHA-1 thumbprint as the portal shows it, already validated.
     pub thumbprint: Option<Vec<u8>>,
     /// `--assertion-alg`, when given.
@@ -74,11 +123,12 @@ impl CertificateCredential {
             let stdin: &mut dyn Read = &mut *passwords.stdin;
             input::read_input(path, stdin)
         };
+        if let Some(KeyRef::Token(uri)) = &spec.key {
+            return Self::load_token(spec, uri, passwords, now);
+        }
+        let key_file = spec.key.as_ref().and_then(KeyRef::file);
         if let Some(thumbprint) = &spec.thumbprint {
-            let key_path = spec
-                .key
-                .as_deref()
-                .expect("config requires --key with --thumbprint");
+            let key_path = key_file.expect("config requires --key with --thumbprint");
             let (loaded, cert_path) = match &spec.cert {
                 Some(cert) => {
                     let cert_input = read(cert, passwords)?;
@@ -123,11 +173,111 @@ impl CertificateCredential {
             .as_deref()
             .expect("config gives --cert or --thumbprint");
         let cert_input = read(cert_path, passwords)?;
-        let key_input = match &spec.key {
+        let key_input = match key_file {
             Some(key_path) => Some(read(key_path, passwords)?),
             None => None,
         };
         Self::from_inputs(cert_input, key_input, spec, passwords, now)
+    }
+
+    /// A key on a token, with its certificate from `--cert` or from the token. Every check a
+    /// file key passes is made here too, before anything is sent: RSA of 2048 bits or more (read
+    /// from the token), the certificate's public key is the key's, the certificate is valid at
+    /// `now`, and the token offers the mechanism the assertion needs.
+    fn load_token(
+        spec: &CertSpec,
+        uri: &Pkcs11Uri,
+        passwords: &mut Passwords<'_>,
+        now: SystemTime,
+    ) -> Result<Self, CredentialError> {
+        // A certificate file is read first: a bad file fails before the token asks for a PIN.
+        let from_file = match &spec.cert {
+            Some(path) => {
+                let input = input::read_input(path, &mut *passwords.stdin)?;
+                let parsed = decode::certificate_input(&input, passwords)?;
+                if parsed.chain.is_empty() {
+                    return Err(CredentialError::NoCertificate { path: input.path });
+                }
+                Some((parsed.chain, input.path))
+            }
+            None => None,
+        };
+        let access = pkcs11::Access {
+            module: spec.pkcs11_module.as_deref(),
+            allow_insecure_pin_file: spec.allow_insecure_key_file,
+        };
+        let key = pkcs11::open_key(uri, access, passwords)?;
+        let (chain, cert_name) = match from_file {
+            Some(found) => found,
+            None => match key.certificate()? {
+                Some(cert) => (vec![cert], PathBuf::from(&key.uri)),
+                None => match &spec.thumbprint {
+                    Some(sha1) => return Self::token_thumbprint_only(key, sha1.clone()),
+                    None => {
+                        return Err(Pkcs11Error::NoCertificate {
+                            token: key.token().clone(),
+                            object: key.object.clone(),
+                        }
+                        .into());
+                    }
+                },
+            },
+        };
+        let leaf = &chain[0];
+        let public = leaf.public_key().map_err(CredentialError::Crypto)?;
+        if !public.public_eq(&key.public) {
+            return Err(CredentialError::TokenKeyMismatch {
+                cert: cert_name.display().to_string(),
+                key: key.describe(),
+            });
+        }
+        checks::validity(leaf, &cert_name, now)?;
+        let thumbprints = Thumbprints::of(leaf).map_err(CredentialError::Crypto)?;
+        if let Some(expected) = &spec.thumbprint
+            && thumbprints.sha1 != *expected
+        {
+            return Err(CredentialError::ThumbprintMismatch {
+                path: cert_name,
+                expected: thumbprint::hex_upper(expected),
+                actual: thumbprints.hex(),
+            });
+        }
+        let alg = match (spec.alg, &spec.thumbprint) {
+            (Some(alg), _) => alg,
+            // The quickstart's thumbprint form means RS256 + x5t, as with a key file.
+            (None, Some(_)) => AssertionAlg::Rs256,
+            (None, None) => AssertionAlg::Ps256,
+        };
+        key.require(scheme(alg))?;
+        let mut chain_der = Vec::new();
+        for c in &chain {
+            chain_der.push(c.to_der().map_err(CredentialError::Crypto)?);
+        }
+        Ok(CertificateCredential {
+            cert_der: Some(chain_der[0].clone()),
+            chain_der,
+            signer: Signer::Pkcs11(key),
+            alg,
+            send_x5c: spec.send_x5c,
+            thumbprints,
+        })
+    }
+
+    /// A token key, its certificate known only by its SHA-1 thumbprint: RS256 + `x5t`.
+    fn token_thumbprint_only(key: TokenKey, sha1: Vec<u8>) -> Result<Self, CredentialError> {
+        key.require(Scheme::Pkcs1)?;
+        info!(
+            target: "graphd::credential",
+            "no certificate on the token: sending RS256 with x5t of the thumbprint given"
+        );
+        Ok(CertificateCredential {
+            cert_der: None,
+            chain_der: Vec::new(),
+            signer: Signer::Pkcs11(key),
+            alg: AssertionAlg::Rs256,
+            send_x5c: false,
+            thumbprints: Thumbprints::sha1_only(sha1),
+        })
     }
 
     /// Checks a certificate and key already in memory (`key`: `None` when it is in `cert`),
@@ -147,7 +297,8 @@ impl CertificateCredential {
         };
         let spec = CertSpec {
             cert: Some(PathBuf::from("cert")),
-            key: key.map(|_| PathBuf::from("key")),
+            key: key.map(|_| KeyRef::File(PathBuf::from("key"))),
+            pkcs11_module: None,
             thumbprint: None,
             alg: Some(alg),
             send_x5c: false,
@@ -266,6 +417,14 @@ impl CertificateCredential {
     }
 }
 
+/// The token signature scheme of an assertion algorithm.
+pub fn scheme(alg: AssertionAlg) -> Scheme {
+    match alg {
+        AssertionAlg::Ps256 => Scheme::Pss,
+        AssertionAlg::Rs256 => Scheme::Pkcs1,
+    }
+}
+
 /// RSA of 2048 bits or more; an unencrypted key file readable only by its owner.
 fn check_key(
     key: &ParsedKey,
@@ -349,7 +508,8 @@ pub(crate) mod tests {
     pub(crate) fn spec(cert: &Path, key: Option<&Path>, alg: AssertionAlg) -> CertSpec {
         CertSpec {
             cert: Some(cert.to_path_buf()),
-            key: key.map(Path::to_path_buf),
+            key: key.map(|k| KeyRef::File(k.to_path_buf())),
+            pkcs11_module: None,
             thumbprint: None,
             alg: Some(alg),
             send_x5c: false,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::keyring::KeyringError;
 use super::managed_identity::ManagedIdentityError;
+use super::pkcs11::Pkcs11Error;
 use crate::diagnostic::Diagnostic;
 use crate::names::{self, ENV_CERT_PASSWORD, ENV_CLIENT_SECRET};
 
@@ -105,6 +106,11 @@ pub enum CredentialError {
         expected: String,
         actual: String,
     },
+    #[error("the {key} does not match the certificate in {cert}")]
+    TokenKeyMismatch { cert: String, key: String },
+    /// Boxed: the token errors are many and large, and every `Result` carries this enum.
+    #[error(transparent)]
+    Pkcs11(Box<Pkcs11Error>),
     #[error("cannot process the certificate or key")]
     Crypto(#[source] openssl::error::ErrorStack),
     #[error("cannot sign with the private key")]
@@ -121,11 +127,18 @@ impl From<ManagedIdentityError> for CredentialError {
     }
 }
 
+impl From<Pkcs11Error> for CredentialError {
+    fn from(e: Pkcs11Error) -> Self {
+        CredentialError::Pkcs11(Box::new(e))
+    }
+}
+
 impl CredentialError {
     /// A usage mistake rather than a bad credential: exit code 2 (`error` decides).
     pub fn is_usage(&self) -> bool {
         match self {
             Self::ManagedIdentity(e) => e.is_usage(),
+            Self::Pkcs11(e) => e.is_usage(),
             _ => matches!(
                 self,
                 Self::NoCredential { cause: None, .. }
@@ -224,6 +237,11 @@ impl Diagnostic for CredentialError {
                     .into()
             }
             Self::ManagedIdentity(e) => return e.hint(),
+            Self::TokenKeyMismatch { .. } => {
+                "pass the certificate made for this key, or name the key made with this certificate (object=, id=)"
+                    .into()
+            }
+            Self::Pkcs11(e) => return e.hint(),
             Self::Crypto(_) | Self::Sign(_) | Self::NoClientAuth => return None,
         })
     }

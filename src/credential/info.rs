@@ -131,3 +131,84 @@ pub fn name_line(name: &X509NameRef) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+/// A key on a PKCS#11 token as `cert show pkcs11:...` prints it: where it is, whether it can
+/// leave the token, and its certificate on the token, if any.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenKeyInfo {
+    pub token: String,
+    pub token_serial: String,
+    pub object: String,
+    /// Percent-encoded, as in a URI: `%01%02`.
+    pub id: String,
+    pub key_type: &'static str,
+    pub key_size: u32,
+    pub extractable: Option<bool>,
+    pub sensitive: Option<bool>,
+    pub always_sensitive: Option<bool>,
+    pub never_extractable: Option<bool>,
+    /// `sign`, or `sign, decrypt` when the key may also decrypt.
+    pub usage: &'static str,
+    pub certificate: Option<CertInfo>,
+}
+
+impl TokenKeyInfo {
+    /// The description of `key` (and of `cert`, its certificate on the token) at `now`.
+    pub fn of(
+        key: &super::pkcs11::TokenKey,
+        cert: Option<&X509Ref>,
+        now: SystemTime,
+    ) -> Result<TokenKeyInfo, openssl::error::ErrorStack> {
+        let f = &key.facts;
+        Ok(TokenKeyInfo {
+            token: key.token().label.clone(),
+            token_serial: key.token().serial.clone(),
+            object: key.object.label.clone(),
+            id: super::pkcs11::uri::encode_id(&key.object.id),
+            key_type: "RSA",
+            key_size: f.bits,
+            extractable: f.extractable,
+            sensitive: f.sensitive,
+            always_sensitive: f.always_sensitive,
+            never_extractable: f.never_extractable,
+            usage: if f.decrypt == Some(true) {
+                "sign, decrypt"
+            } else {
+                "sign"
+            },
+            certificate: cert.map(|c| CertInfo::of(c, 1, now)).transpose()?,
+        })
+    }
+
+    /// The text `cert show pkcs11:...` prints for people.
+    pub fn human(&self) -> String {
+        let yn = |b: Option<bool>| match b {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "unknown",
+        };
+        let mut s = match &self.certificate {
+            Some(c) => format!("{}\n", c.human()),
+            None => format!(
+                "Certificate:         none on the token for this key\nKey:                 {} {} bits\n",
+                self.key_type, self.key_size
+            ),
+        };
+        s.push_str(&format!(
+            "Private key:         on token '{}' (serial {}), object '{}' (id {})\n\
+             Extractable:         {} (sensitive: {}, always sensitive: {}, never extractable: {})\n\
+             Usage:               {}",
+            self.token,
+            self.token_serial,
+            self.object,
+            if self.id.is_empty() { "none" } else { &self.id },
+            yn(self.extractable),
+            yn(self.sensitive),
+            yn(self.always_sensitive),
+            yn(self.never_extractable),
+            self.usage,
+        ));
+        s
+    }
+}

@@ -141,6 +141,10 @@ pub const PASSWORD: What = What {
     one: "password",
     many: "passwords",
 };
+pub const PIN: What = What {
+    one: "PIN",
+    many: "PINs",
+};
 
 /// Reads one line from `source`. Empty lines are returned as such: callers decide.
 pub fn read_line(source: LineSource<'_>, what: What) -> Result<Zeroizing<String>, CredentialError> {
@@ -200,12 +204,14 @@ impl PasswordSource {
     }
 }
 
-/// Hands out the password once asked, reading or prompting at most once.
+/// Hands out the password once asked, reading or prompting at most once; and, for a key on a
+/// PKCS#11 token, where its PIN comes from (read by `pkcs11::pin`, once per token).
 pub struct Passwords<'a> {
     source: PasswordSource,
     cached: Option<CertPassword>,
     pub(super) stdin: &'a mut dyn Read,
     stdin_is_terminal: bool,
+    pub(super) pin: super::pkcs11::PinState,
 }
 
 impl<'a> Passwords<'a> {
@@ -215,7 +221,19 @@ impl<'a> Passwords<'a> {
             cached: None,
             stdin,
             stdin_is_terminal,
+            pin: super::pkcs11::PinState::new(super::pkcs11::PinSource::Prompt),
         }
+    }
+
+    /// Where a token's PIN comes from (a prompt on a terminal unless set).
+    pub fn with_pin(mut self, pin: super::pkcs11::PinSource) -> Self {
+        self.pin = super::pkcs11::PinState::new(pin);
+        self
+    }
+
+    /// Whether standard input is a terminal (prompts need one).
+    pub(super) fn terminal(&self) -> bool {
+        self.stdin_is_terminal
     }
 
     /// Whether the user gave a password explicitly (then it is used first, not "").

@@ -6,12 +6,12 @@
 //! certificates and keys, `checks` checks them, `thumbprint` names them, `certificate`
 //! assembles a certificate credential, `signer` signs with its key, `assertion` and `proof`
 //! make the JWTs, `federated` reads a CI provider's token, `keyring` keeps a client secret in
-//! the OS keyring, `make` and `info` serve `graphd cert new|show`, `managed_identity` gets a
-//! token from the platform's identity endpoint (no stored credential). This module never sends
-//! HTTP to Entra or Graph and never caches; `token` does both. The one exception is
-//! `managed_identity`, which talks to its identity endpoint (and only to it) through its own
-//! client. A new credential kind is a new variant of `CredentialSource` and `Credential`, and a
-//! module here.
+//! the OS keyring, `make` and `info` serve `graphd cert new|show`, `pkcs11` reaches keys that
+//! never leave a hardware token, `managed_identity` gets a token from the platform's identity
+//! endpoint (no stored credential). This module never sends HTTP to Entra or Graph and never
+//! caches; `token` does both. The one exception is `managed_identity`, which talks to its
+//! identity endpoint (and only to it) through its own client. A new credential kind is a new
+//! variant of `CredentialSource` and `Credential`, and a module here.
 
 pub mod assertion;
 pub mod certificate;
@@ -25,6 +25,7 @@ pub mod keyring;
 pub mod make;
 pub mod managed_identity;
 pub mod pfx;
+pub mod pkcs11;
 pub mod proof;
 pub mod signer;
 pub mod thumbprint;
@@ -36,7 +37,7 @@ use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 pub use assertion::AssertionAlg;
-pub use certificate::{CertSpec, CertificateCredential};
+pub use certificate::{CertSpec, CertificateCredential, KeyRef};
 pub use error::CredentialError;
 pub use input::{PasswordSource, Passwords};
 pub use keyring::{KeyringBackend, KeyringSlot};
@@ -99,10 +100,12 @@ impl SecretFile {
     }
 }
 
-/// A certificate credential and where its password (if it needs one) comes from.
+/// A certificate credential and where its password (if it needs one) and its token's PIN (if
+/// its key is on a token) come from.
 pub struct CertSource {
     pub spec: CertSpec,
     pub password: PasswordSource,
+    pub pin: pkcs11::PinSource,
 }
 
 impl CredentialSource {
@@ -116,25 +119,25 @@ impl CredentialSource {
                 "client secret [redacted] from parameters file {} (plaintext in the file: consider `graphd secret set`)",
                 f.path.display()
             ),
-            Self::Certificate(CertSource { spec, .. }) => match (&spec.cert, &spec.thumbprint) {
-                (None, Some(tp)) => format!(
-                    "private key {} with thumbprint {} (RS256 + x5t)",
-                    spec.key
-                        .as_deref()
-                        .unwrap_or(std::path::Path::new("-"))
-                        .display(),
-                    thumbprint::hex_upper(tp)
-                ),
-                (cert, _) => format!(
-                    "certificate {} (key {})",
-                    cert.as_deref()
-                        .unwrap_or(std::path::Path::new("-"))
-                        .display(),
-                    spec.key
-                        .as_ref()
-                        .map_or("in the same file".into(), |k| k.display().to_string())
-                ),
-            },
+            Self::Certificate(CertSource { spec, .. }) => {
+                let key = spec.key.as_ref().map(KeyRef::describe);
+                match (&spec.cert, &spec.thumbprint) {
+                    (None, Some(tp)) => format!(
+                        "private key {} with thumbprint {} (RS256 + x5t)",
+                        key.unwrap_or_else(|| "-".into()),
+                        thumbprint::hex_upper(tp)
+                    ),
+                    (None, None) => format!(
+                        "{} and its certificate on the token",
+                        key.unwrap_or_else(|| "-".into())
+                    ),
+                    (Some(cert), _) => format!(
+                        "certificate {} (key {})",
+                        cert.display(),
+                        key.unwrap_or_else(|| "in the same file".into())
+                    ),
+                }
+            }
             Self::FederatedFile(p) => format!("federated token file {}", p.display()),
             Self::Keyring(slot) => format!(
                 "client secret stored with `graphd secret set` in the {} keyring",
@@ -235,8 +238,13 @@ impl Credential {
                     cause: Some(e),
                 }),
             },
-            CredentialSource::Certificate(CertSource { spec, password }) => {
-                let mut passwords = Passwords::new(password.duplicate(), stdin, terminal);
+            CredentialSource::Certificate(CertSource {
+                spec,
+                password,
+                pin,
+            }) => {
+                let mut passwords =
+                    Passwords::new(password.duplicate(), stdin, terminal).with_pin(pin.duplicate());
                 CertificateCredential::load(spec, &mut passwords, now)
                     .map(|c| Credential::Certificate(Box::new(c)))
             }

@@ -12,6 +12,7 @@ mod keyring;
 mod managed_identity;
 mod network;
 mod params;
+mod pkcs11;
 mod redaction;
 mod refusals;
 mod settings;

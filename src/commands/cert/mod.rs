@@ -2,7 +2,8 @@
 //!
 //! `new` and `show` need no tenant or network; `list`, `add`, `remove` and `rotate` roll the
 //! app's own certificates through Graph's application API (PROTOCOL.md §7), authenticated and
-//! proven by the current certificate.
+//! proven by the current certificate. Any of the keys may be on a PKCS#11 token
+//! (`--key 'pkcs11:...'`): `new` makes it there, the proofs are signed there.
 //!
 //! With a managed identity: `list` works (as the app with `--federated-managed-identity`; with
 //! `--managed-identity` for the app named by `--app-object-id`, if the identity may read it).
@@ -24,6 +25,7 @@ use openssl::x509::X509;
 use crate::cli::{CertCommand, GlobalArgs};
 use crate::config::{Config, ConfigError, Env};
 use crate::credential::certificate::CertificateCredential;
+use crate::credential::pkcs11::{self, Pkcs11Uri};
 use crate::credential::{CredentialError, PasswordSource, Passwords, decode, input};
 use crate::error::Error;
 use crate::graph::{Graph, Target};
@@ -33,7 +35,7 @@ use crate::token::provider::Tokens;
 /// Runs one `graphd cert` subcommand.
 pub fn run(cmd: &CertCommand, global: &GlobalArgs, env: &dyn Env) -> Result<(), Error> {
     match cmd {
-        CertCommand::New(args) => new::run(args, env),
+        CertCommand::New(args) => new::run(args, global, env),
         CertCommand::Show(args) => show::run(args, global, env),
         CertCommand::List(args) => list::run(&Config::from_args(global, env)?, args),
         CertCommand::Add(args) => add::run(&proving(Config::from_args(global, env)?)?, args),
@@ -107,8 +109,34 @@ impl<'a> Session<'a> {
 }
 
 /// The certificates of a file: PEM, DER or PKCS#12, its password (if it needs one) from
-/// `password`. Standard input serves the file when `path` is `-`, else the password.
-fn read_certificates(path: &Path, password: PasswordSource) -> Result<Vec<X509>, CredentialError> {
+/// `password`. Standard input serves the file when `path` is `-`, else the password. A
+/// `pkcs11:` URI names a certificate object on a token (read without logging in), whose module
+/// is the URI's or `module`.
+fn read_certificates(
+    path: &Path,
+    password: PasswordSource,
+    module: Option<&Path>,
+) -> Result<Vec<X509>, Error> {
+    if let Some(uri) = path.to_str().filter(|s| Pkcs11Uri::is_uri(s)) {
+        let uri = Pkcs11Uri::parse(uri).map_err(|source| ConfigError::Pkcs11Uri {
+            from: path.display().to_string(),
+            source,
+        })?;
+        let access = pkcs11::Access {
+            module,
+            allow_insecure_pin_file: false,
+        };
+        return Ok(vec![
+            pkcs11::certificate(&uri, access).map_err(CredentialError::from)?,
+        ]);
+    }
+    Ok(read_certificate_file(path, password)?)
+}
+
+fn read_certificate_file(
+    path: &Path,
+    password: PasswordSource,
+) -> Result<Vec<X509>, CredentialError> {
     let terminal = io::stdin().is_terminal();
     let mut stdin = io::stdin().lock();
     let mut no_stdin = io::empty();

@@ -12,7 +12,7 @@ use tracing::info;
 use super::Session;
 use crate::cli::CertRotateArgs;
 use crate::config::{Config, ConfigError};
-use crate::credential::{CertSpec, CertificateCredential, Credential, Passwords, proof};
+use crate::credential::{CertSpec, CertificateCredential, Credential, KeyRef, Passwords, proof};
 use crate::error::Error;
 use crate::output;
 use crate::time;
@@ -36,9 +36,17 @@ pub fn run(config: &Config, args: &CertRotateArgs) -> Result<(), Error> {
     let current = s.certificate()?;
     let oid = &s.object_id;
     let graph = s.graph();
+    let new_key = KeyRef::parse(&args.new_key).map_err(|source| ConfigError::Pkcs11Uri {
+        from: "--new-key".into(),
+        source,
+    })?;
+    if args.new_cert.is_none() && new_key.token().is_none() {
+        return Err(ConfigError::NewCertNeeded.into());
+    }
     let spec = CertSpec {
-        cert: Some(args.new_cert.clone()),
-        key: Some(args.new_key.clone()),
+        cert: args.new_cert.clone(),
+        key: Some(new_key.clone()),
+        pkcs11_module: config.pkcs11_module.clone(),
         thumbprint: None,
         alg: config.assertion_alg(),
         send_x5c: false,
@@ -46,7 +54,8 @@ pub fn run(config: &Config, args: &CertRotateArgs) -> Result<(), Error> {
     };
     let terminal = io::stdin().is_terminal();
     let mut stdin = io::stdin().lock();
-    let mut passwords = Passwords::new(config.cert_password(), &mut stdin, terminal);
+    let mut passwords =
+        Passwords::new(config.cert_password(), &mut stdin, terminal).with_pin(config.pin_source());
     let new = CertificateCredential::load(&spec, &mut passwords, SystemTime::now())?;
     let (old_tp, new_tp) = (current.thumbprint_hex(), new.thumbprint_hex());
     let sign = |signer: &CertificateCredential| -> Result<_, Error> {
@@ -123,12 +132,16 @@ pub fn run(config: &Config, args: &CertRotateArgs) -> Result<(), Error> {
         ))?;
         return Ok(());
     }
-    let (new_cert, new_key) = (args.new_cert.display(), args.new_key.display());
+    // How to name the new credential from now on.
+    let use_new = match &args.new_cert {
+        Some(cert) => format!("--cert {} --key {}", cert.display(), new_key.describe()),
+        None => format!("--key '{}'", new_key.describe()),
+    };
     let keys = graph.key_credentials(oid).map_err(|e| {
         stop(
             "cannot list the app's certificates to find the current one's keyId",
             format!("the app has BOTH certificates; the new one ({new_tp}, keyId {new_key_id}) works"),
-            format!("find the old keyId (thumbprint {old_tp}) in the portal and run `graphd cert remove KEYID --cert {new_cert} --key {new_key}`"),
+            format!("find the old keyId (thumbprint {old_tp}) in the portal and run `graphd cert remove KEYID {use_new}`"),
             e.into(),
         )
     })?;
@@ -143,15 +156,12 @@ pub fn run(config: &Config, args: &CertRotateArgs) -> Result<(), Error> {
                     stop(
                         "removing the current certificate failed",
                         format!("the app has BOTH certificates; the new one ({new_tp}, keyId {new_key_id}) works"),
-                        format!(
-                            "run `graphd cert remove {} --cert {new_cert} --key {new_key}`",
-                            old.key_id
-                        ),
+                        format!("run `graphd cert remove {} {use_new}`", old.key_id),
                         e,
                     )
                 })?;
             output::message(&format!(
-                "rotated: added keyId {new_key_id} (thumbprint {new_tp}), verified a token with it, removed keyId {} (thumbprint {old_tp}); use --cert {new_cert} --key {new_key} from now on",
+                "rotated: added keyId {new_key_id} (thumbprint {new_tp}), verified a token with it, removed keyId {} (thumbprint {old_tp}); use {use_new} from now on",
                 old.key_id,
             ))?;
         }
