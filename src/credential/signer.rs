@@ -1,6 +1,6 @@
-//! What signs with a certificate's private key. Today the key is in memory (a file graphd read
-//! and checked); a key that never leaves a hardware token will be a second kind here, and
-//! nothing above this module needs to know which one signed.
+//! What signs with a certificate's private key: a key in memory (a file graphd read and
+//! checked), or (Windows) a key in a certificate store that signs through CNG and never leaves
+//! it (`winstore`); nothing above this module needs to know which one signed.
 //!
 //! A signer signs a JWS signing input and answers the secret material the token cache keys
 //! its entries with (something only the key's holder can produce).
@@ -15,12 +15,17 @@ use crate::secret::PrivateKeyDer;
 pub enum Signer {
     /// An RSA key read from a file, as PKCS#1 DER (what jsonwebtoken signs with).
     File(PrivateKeyDer),
+    /// Windows: a certificate store's key (`--cert-store`), signing through CNG.
+    #[cfg(windows)]
+    Store(Box<super::winstore::StoreSigner>),
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Signer::File(_) => f.write_str("Signer::File([redacted])"),
+            #[cfg(windows)]
+            Signer::Store(_) => f.write_str("Signer::Store(CNG key)"),
         }
     }
 }
@@ -33,6 +38,8 @@ impl Signer {
                 let key = EncodingKey::from_rsa_der(key.expose());
                 jsonwebtoken::crypto::sign(message, &key, alg).map_err(CredentialError::Sign)
             }
+            #[cfg(windows)]
+            Signer::Store(s) => s.sign(message, alg),
         }
     }
 
@@ -40,9 +47,12 @@ impl Signer {
     /// entry bound to `binding` (authority, tenant, client, scope, certificate). A key in
     /// memory gives itself; a key that cannot be read out must derive it from something only
     /// its holder can produce for `binding` (e.g. a deterministic signature over it).
-    pub fn cache_material(&self, _binding: &str) -> Result<Zeroizing<Vec<u8>>, CredentialError> {
+    pub fn cache_material(&self, binding: &str) -> Result<Zeroizing<Vec<u8>>, CredentialError> {
+        let _ = binding;
         match self {
             Signer::File(key) => Ok(Zeroizing::new(key.expose().to_vec())),
+            #[cfg(windows)]
+            Signer::Store(s) => s.cache_material(binding),
         }
     }
 }

@@ -40,6 +40,7 @@ pub fn run(config: &Config, args: &CertRotateArgs) -> Result<(), Error> {
         cert: Some(args.new_cert.clone()),
         key: Some(args.new_key.clone()),
         thumbprint: None,
+        store: None,
         alg: config.assertion_alg(),
         send_x5c: false,
         allow_insecure_key_file: false,
