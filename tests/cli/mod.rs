@@ -14,3 +14,4 @@ mod refusals;
 mod settings;
 mod users;
 pub mod util;
+mod windows;
