@@ -182,17 +182,18 @@ mod imp {
     use windows_sys::Win32::Foundation::GetLastError;
     use windows_sys::Win32::Security::Cryptography::{
         BCRYPT_PAD_PKCS1, BCRYPT_PAD_PSS, BCRYPT_PKCS1_PADDING_INFO, BCRYPT_PSS_PADDING_INFO,
-        BCRYPT_SHA256_ALGORITHM, CERT_CONTEXT, CERT_FIND_SHA1_HASH, CERT_KEY_PROV_INFO_PROP_ID,
-        CERT_NCRYPT_KEY_SPEC, CERT_STORE_ADD_REPLACE_EXISTING, CERT_STORE_OPEN_EXISTING_FLAG,
-        CERT_STORE_PROV_SYSTEM_W, CERT_STORE_READONLY_FLAG, CERT_SYSTEM_STORE_CURRENT_USER,
-        CERT_SYSTEM_STORE_LOCAL_MACHINE, CRYPT_ACQUIRE_ONLY_NCRYPT_KEY_FLAG,
-        CRYPT_ACQUIRE_SILENT_FLAG, CRYPT_INTEGER_BLOB, CRYPT_MACHINE_KEYSET, CRYPT_USER_KEYSET,
-        CertAddCertificateContextToStore, CertCloseStore, CertDeleteCertificateFromStore,
-        CertDuplicateCertificateContext, CertEnumCertificatesInStore, CertFindCertificateInStore,
-        CertFreeCertificateContext, CertGetCertificateContextProperty, CertOpenStore,
-        CryptAcquireCertificatePrivateKey, CryptReleaseContext, HCERTSTORE, NCRYPT_KEY_HANDLE,
-        NCRYPT_SILENT_FLAG, NCryptFreeObject, NCryptSignHash, PFXImportCertStore,
-        PKCS_7_ASN_ENCODING, X509_ASN_ENCODING,
+        BCRYPT_RSAPRIVATE_BLOB, BCRYPT_SHA256_ALGORITHM, CERT_CONTEXT, CERT_FIND_SHA1_HASH,
+        CERT_KEY_PROV_INFO_PROP_ID, CERT_NCRYPT_KEY_SPEC, CERT_STORE_ADD_REPLACE_EXISTING,
+        CERT_STORE_OPEN_EXISTING_FLAG, CERT_STORE_PROV_SYSTEM_W, CERT_STORE_READONLY_FLAG,
+        CERT_SYSTEM_STORE_CURRENT_USER, CERT_SYSTEM_STORE_LOCAL_MACHINE,
+        CRYPT_ACQUIRE_ONLY_NCRYPT_KEY_FLAG, CRYPT_ACQUIRE_SILENT_FLAG, CRYPT_INTEGER_BLOB,
+        CRYPT_MACHINE_KEYSET, CRYPT_USER_KEYSET, CertAddCertificateContextToStore, CertCloseStore,
+        CertDeleteCertificateFromStore, CertDuplicateCertificateContext,
+        CertEnumCertificatesInStore, CertFindCertificateInStore, CertFreeCertificateContext,
+        CertGetCertificateContextProperty, CertOpenStore, CryptAcquireCertificatePrivateKey,
+        CryptReleaseContext, HCERTSTORE, MS_KEY_STORAGE_PROVIDER, NCRYPT_KEY_HANDLE,
+        NCRYPT_SILENT_FLAG, NCryptFreeObject, NCryptImportKey, NCryptOpenStorageProvider,
+        NCryptSignHash, PFXImportCertStore, PKCS_7_ASN_ENCODING, X509_ASN_ENCODING,
     };
 
     use super::{Error, Location, Padding, StoreName};
@@ -349,6 +350,48 @@ mod imp {
                 cert_der,
                 key,
                 owned: owned != 0,
+            })
+        }
+
+        /// An ephemeral key of the Microsoft Software Key Storage Provider, imported from a
+        /// `BCRYPT_RSAPRIVATE_BLOB` and never persisted, paired with `cert_der`. For tests: it
+        /// runs the signing path where no store hands out a CNG key (Wine's
+        /// `CryptAcquireCertificatePrivateKey` returns only CryptoAPI handles).
+        pub fn from_rsa_blob(cert_der: Vec<u8>, blob: &[u8]) -> Result<StoreKey, Error> {
+            let len =
+                u32::try_from(blob.len()).map_err(|_| Error::BadInput("key blob too large"))?;
+            let mut provider: usize = 0;
+            // SAFETY: `provider` is valid for a write; the provider name is a static wide string.
+            let rc =
+                unsafe { NCryptOpenStorageProvider(&mut provider, MS_KEY_STORAGE_PROVIDER, 0) };
+            if rc != 0 {
+                return Err(Error::Import { code: rc as u32 });
+            }
+            let mut key: usize = 0;
+            // SAFETY: `provider` is an open provider; `blob` is `len` readable bytes; `key` is
+            // valid for a write and, on success, a key handle this StoreKey owns.
+            let rc = unsafe {
+                NCryptImportKey(
+                    provider,
+                    0,
+                    BCRYPT_RSAPRIVATE_BLOB,
+                    ptr::null(),
+                    &mut key,
+                    blob.as_ptr(),
+                    len,
+                    0,
+                )
+            };
+            // SAFETY: the provider handle was opened above and is freed only here; the key
+            // keeps what it needs of it.
+            unsafe { NCryptFreeObject(provider) };
+            if rc != 0 {
+                return Err(Error::Import { code: rc as u32 });
+            }
+            Ok(StoreKey {
+                cert_der,
+                key,
+                owned: true,
             })
         }
 
