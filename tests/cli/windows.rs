@@ -408,6 +408,16 @@ fn exit_codes_of_the_main_failures() {
         .output()
         .unwrap();
     fails(out, 5, "127.0.0.1:1");
+    // Without --ca-bundle the platform verifier (Windows' CryptoAPI chain engine, Wine's here)
+    // checks the emulator's certificate and refuses its unknown CA: a TLS failure, not retried.
+    let before = s.token_requests();
+    let out = graphd_secret(&s)
+        .env_remove("GRAPHD_CA_BUNDLE")
+        .args(["users", "--no-token-cache"])
+        .output()
+        .unwrap();
+    let err = fails(out, 5, "invalid peer certificate");
+    assert_eq!(s.token_requests(), before, "no request got through: {err}");
 }
 
 #[test]

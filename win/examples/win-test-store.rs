@@ -60,7 +60,7 @@ fn run(args: &[&str]) -> Result<String, Fail> {
             .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| Fail::Usage))
             .collect()
     };
-    let store = |s: &str| StoreName::parse(s).map_err(|e| Fail::Failed(e));
+    let store = |s: &str| StoreName::parse(s).map_err(Fail::Failed);
     match args {
         ["import", name, pfx, rest @ ..] => {
             let store = store(name)?;
