@@ -164,9 +164,8 @@ mod imp {
         ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, ACL_REVISION, AddAccessAllowedAceEx,
         CONTAINER_INHERIT_ACE, DACL_SECURITY_INFORMATION, GetAce, INHERIT_ONLY_ACE, InitializeAcl,
         InitializeSecurityDescriptor, OBJECT_INHERIT_ACE, OWNER_SECURITY_INFORMATION,
-        PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SE_DACL_PROTECTED,
-        SECURITY_DESCRIPTOR, SetKernelObjectSecurity, SetSecurityDescriptorControl,
-        SetSecurityDescriptorDacl,
+        PSECURITY_DESCRIPTOR, PSID, SE_DACL_PROTECTED, SECURITY_DESCRIPTOR,
+        SetKernelObjectSecurity, SetSecurityDescriptorControl, SetSecurityDescriptorDacl,
     };
     use windows_sys::Win32::Storage::FileSystem::{
         FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT, READ_CONTROL, WRITE_DAC,
@@ -174,11 +173,6 @@ mod imp {
 
     /// `SECURITY_DESCRIPTOR_REVISION` (winnt.h).
     const SECURITY_DESCRIPTOR_REVISION: u32 = 1;
-
-    fn unsafe_last_error() -> u32 {
-        // SAFETY: GetLastError only reads this thread's last-error value.
-        unsafe { windows_sys::Win32::Foundation::GetLastError() }
-    }
 
     use super::{Ace, AceKind, Exposure, Principal, exposing_sids, is_trusted};
     use crate::ffi::{self, LocalBox, Sid};
@@ -259,7 +253,14 @@ mod imp {
             }
         } else {
             // SAFETY: the caller guarantees `owner` is a valid SID alive for the call.
-            unsafe { ffi::principal(owner) }?
+            let sid = unsafe { ffi::sid_text(owner) }?;
+            if is_trusted(&sid, &me) {
+                // Named only when reported: a lookup may ask a domain controller.
+                Principal { sid, name: None }
+            } else {
+                // SAFETY: as above.
+                unsafe { ffi::principal(owner) }?
+            }
         };
         let entries = if dacl.is_null() {
             None
@@ -272,8 +273,7 @@ mod imp {
             .map(|e| e.iter().map(|(ace, _)| ace.clone()).collect());
         let mut others = Vec::new();
         for sid in exposing_sids(aces.as_deref(), &me) {
-            // Names are looked up only for the principals reported (a lookup may ask a
-            // domain controller).
+            // Names are looked up only for the principals reported.
             let psid = entries.as_ref().and_then(|e| {
                 e.iter()
                     .find(|(ace, _)| ace.sid.as_deref() == Some(sid.as_str()))
@@ -389,16 +389,15 @@ mod imp {
                 return Err(io::Error::last_os_error());
             }
         }
-        // Set through a handle (opened by std, with WRITE_DAC), not by name: Wine's
-        // SetNamedSecurityInfoW merges the parent's inheritable entries in despite
-        // PROTECTED_DACL, and the handle is the object itself, not what the name points at
-        // a moment later.
+        // Set through a handle (opened by std with WRITE_DAC, not following a reparse point):
+        // the object itself, not whatever the name points at a moment later.
         let file = std::fs::OpenOptions::new()
             .access_mode(WRITE_DAC | READ_CONTROL)
             .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
             .open(path)?;
-        // A descriptor marked SE_DACL_PROTECTED itself (not only by the PROTECTED_DACL flag):
-        // Wine merges the parent's inheritable entries into one that is not.
+        // The descriptor itself is marked SE_DACL_PROTECTED (what makes a DACL protected at
+        // the NT level; SetSecurityInfo's PROTECTED_DACL flag only sets it, and Wine's does
+        // not, merging the parent's inheritable entries in).
         // SAFETY: SECURITY_DESCRIPTOR is plain data; all-zero is a valid value to initialize.
         let mut sd: SECURITY_DESCRIPTOR = unsafe { std::mem::zeroed() };
         let psd = (&mut sd as *mut SECURITY_DESCRIPTOR).cast();
@@ -413,23 +412,19 @@ mod imp {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: the handle is open (borrowed from `file`) with WRITE_DAC, and `psd` a valid
-        // descriptor, both alive for the call; Windows copies what it needs and takes nothing.
+        // descriptor whose DACL lives in `buf`, all alive for the call; Windows copies what it
+        // needs and keeps no pointer.
         let ok = unsafe {
             SetKernelObjectSecurity(
                 file.as_raw_handle() as HANDLE,
-                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                DACL_SECURITY_INFORMATION,
                 psd,
             )
         };
-        let rc = if ok != 0 {
-            ERROR_SUCCESS
-        } else {
-            unsafe_last_error()
-        };
-        drop(buf);
-        if rc != ERROR_SUCCESS {
-            return Err(io::Error::from_raw_os_error(rc as i32));
+        if ok == 0 {
+            return Err(io::Error::last_os_error());
         }
+        drop(buf);
         Ok(())
     }
 }
