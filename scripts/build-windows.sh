@@ -4,8 +4,9 @@
 # source (rust-web-src) with -Zbuild-std, mingw-w64 links, and OpenSSL is built from source
 # (the openssl crate's `vendored` feature, enabled for Windows only in Cargo.toml).
 #
-# Also builds the test fixtures scripts/test-windows.sh needs: graphd-win's `win-test-store`
-# example (imports a PFX into a Wine prefix's certificate store). Nothing else is shipped.
+# Also runs clippy for the Windows target (WINDOWS_CLIPPY=0 skips it) and builds the test
+# fixture scripts/test-windows.sh needs: graphd-win's `win-test-store` example (imports a PFX
+# into a Wine prefix's certificate store, signs with an ephemeral CNG key). Never shipped.
 #
 # Output: target/windows/x86_64-pc-windows-gnu/debug/graphd.exe (a debug build; RELEASE=1 for a
 # release one). Its own target directory, so the Linux build in target/debug is never touched;
@@ -33,7 +34,7 @@ if [ "${WINDOWS_CLIPPY:-1}" = 1 ]; then
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   command -v apt-get >/dev/null || die "missing Debian packages: ${missing[*]} (and no apt-get)"
-  [ "$(id -u)" -eq 0 ] || die "missing Debian packages: ${missing[*]} (run as root, or apt-get install them)"
+  [ "$(id -u)" -eq 0 ] || die "missing Debian packages: ${missing[*]} (run as root, or apt-get install them; WINDOWS_CLIPPY=0 does without rust-web-clippy)"
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
