@@ -2,9 +2,12 @@
 //! atomically, and their permissions read so that callers can refuse ones others may read.
 //!
 //! Unix: private means mode `0600` (files) and `0700` (directories), set at creation. Windows:
-//! files and directories inherit the ACL of the user's profile directory where graphd keeps
-//! them (`%LOCALAPPDATA%`), which only the user, SYSTEM and Administrators can read; there are
-//! no mode bits, so [`mode`] answers `None` there. Callers decide what to refuse; this module
+//! private means an ACL that lets nobody but the owner, SYSTEM and Administrators (who can
+//! take any file anyway) read or change it (read through the `graphd-win` crate, which holds the unsafe FFI graphd's crate
+//! forbids): a private directory gets that ACL, protected from inheritance, if it has another;
+//! files inherit it from their directory. There are no mode bits, so [`mode`] answers `None`
+//! there and [`acl_exposure`] says who else may read a file. Reparse points (symlinks,
+//! junctions) are refused as Unix refuses symlinks. Callers decide what to refuse; this module
 //! does I/O only. Imports nothing of graphd's.
 
 use std::fs::{self, File, OpenOptions};
@@ -36,12 +39,30 @@ fn options_for(_access: Access) -> OpenOptions {
     OpenOptions::new()
 }
 
-/// Creates `path` (which must not exist) with `bytes`, flushed to disk.
+/// How a private file is described to the user.
+pub const PRIVATE_DESCRIPTION: &str = if cfg!(windows) {
+    "ACL: only you and SYSTEM"
+} else {
+    "mode 0600"
+};
+
+/// Creates `path` (which must not exist) with `bytes`, flushed to disk. On Windows a private
+/// file gets an ACL of its own (this user and SYSTEM) before any byte is written,
+/// rather than whatever its directory would pass on.
 pub fn write_new(path: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
     let mut f = options_for(access)
         .write(true)
         .create_new(true)
         .open(path)?;
+    #[cfg(windows)]
+    if access == Access::Private {
+        let restricted = graphd_win::acl::restrict_to_owner(path, false);
+        if let Err(e) = restricted {
+            drop(f);
+            let _ = fs::remove_file(path);
+            return Err(e);
+        }
+    }
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -62,24 +83,58 @@ pub fn open_owned(path: &Path, create: bool) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         o.custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32);
     }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        // A symlink or junction is opened itself, not followed (and refused below as not a
+        // regular file); a missing file is still created.
+        o.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT);
+    }
     let f = o.open(path)?;
-    owned_regular(&f.metadata()?)
+    owned_regular(&f, &f.metadata()?)
         .map_err(|why| io::Error::new(io::ErrorKind::PermissionDenied, why))?;
     Ok(f)
 }
 
-/// Whether metadata (not following links) describes a regular file owned by this user.
-fn owned_regular(meta: &fs::Metadata) -> Result<(), &'static str> {
+/// `FILE_FLAG_OPEN_REPARSE_POINT` (winbase.h).
+#[cfg(windows)]
+const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+/// `FILE_ATTRIBUTE_REPARSE_POINT` (winnt.h): a symlink, a junction, or another reparse point.
+#[cfg(windows)]
+const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x0400;
+
+/// Whether an open file (its metadata not following links) is a regular file of this user's.
+fn owned_regular(f: &File, meta: &fs::Metadata) -> Result<(), String> {
     if !meta.file_type().is_file() {
-        return Err("not a regular file");
+        return Err("not a regular file".into());
     }
-    if !owned_by_me(meta) {
-        return Err("owned by another user");
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::MetadataExt;
+        if meta.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0 {
+            return Err("a reparse point (symlink or junction)".into());
+        }
+        // The owner must be this user (or SYSTEM or Administrators, who own what an elevated
+        // process creates): anyone else could change the file's ACL.
+        match graphd_win::acl::of_file(f) {
+            Ok(e) if e.owner_trusted => Ok(()),
+            Ok(e) => Err(format!("owned by {}", e.owner)),
+            Err(e) => Err(format!("its owner cannot be read ({e})")),
+        }
     }
-    Ok(())
+    #[cfg(not(windows))]
+    {
+        let _ = f;
+        if !owned_by_me(meta) {
+            return Err("owned by another user".into());
+        }
+        Ok(())
+    }
 }
 
-/// Whether this user owns what `meta` describes (always true where there are no owners).
+/// Whether this user owns what `meta` describes. Unix only: elsewhere the metadata does not
+/// say (on Windows the owner is in the ACL, which [`open_owned`] reads from the open handle),
+/// and this answers true.
 pub fn owned_by_me(meta: &fs::Metadata) -> bool {
     #[cfg(unix)]
     {
@@ -112,9 +167,10 @@ pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
-/// Creates `dir` and its parents; `dir` itself ends up private (`0700` on Unix). A `dir` that
-/// is a symlink, or is owned by another user, is refused (never chmod-ed: that would change
-/// the symlink's target or another user's directory).
+/// Creates `dir` and its parents; `dir` itself ends up private (`0700` on Unix; on Windows an
+/// ACL granting only this user and SYSTEM, set only if it has a wider one). A
+/// `dir` that is a symlink (or junction), or is owned by another user, is refused (never
+/// chmod-ed: that would change the symlink's target or another user's directory).
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
@@ -136,9 +192,56 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
         }
         Ok(())
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::MetadataExt;
+        fs::create_dir_all(dir)?;
+        let meta = fs::symlink_metadata(dir)?;
+        let refuse = |why: String| io::Error::new(io::ErrorKind::PermissionDenied, why);
+        if meta.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0 || !meta.is_dir() {
+            return Err(refuse(
+                "it is a symlink, a junction or not a directory".into(),
+            ));
+        }
+        let exposure = graphd_win::acl::of_path(dir)?;
+        if !exposure.owner_trusted {
+            return Err(refuse(format!("it is owned by {}", exposure.owner)));
+        }
+        if !exposure.others.is_empty() {
+            graphd_win::acl::restrict_to_owner(dir, true)?;
+            let again = graphd_win::acl::of_path(dir)?;
+            if !again.is_private() {
+                return Err(refuse(format!("its ACL stays {}", again.describe())));
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         fs::create_dir_all(dir)
+    }
+}
+
+/// Who besides its owner, SYSTEM and Administrators may read or change an open regular file,
+/// from its ACL: `Some("open to BUILTIN\Users (S-1-5-32-545)")`, `Some("owned by ...")`, or
+/// `Some` saying the ACL cannot be read (no evidence it is private). `None` when it is private,
+/// when it is not a regular file, and on Unix, where [`mode`] tells instead.
+pub fn acl_exposure(file: &File, meta: &fs::Metadata) -> Option<String> {
+    if !meta.file_type().is_file() {
+        return None;
+    }
+    #[cfg(windows)]
+    {
+        match graphd_win::acl::of_file(file) {
+            Ok(e) if e.is_private() => None,
+            Ok(e) => Some(e.describe()),
+            Err(e) => Some(format!("of unknown access (its ACL cannot be read: {e})")),
+        }
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = file;
+        None
     }
 }
 

@@ -8,6 +8,15 @@
 //! 127.0.0.1 so no resolver can move it. Service Fabric's endpoint is https with a self-signed
 //! certificate trusted by its thumbprint alone (`pinned`).
 //!
+//! Verification: the platform's verifier (rustls-platform-verifier: the OS trust store and its
+//! policy), with `--ca-bundle`'s certificates added to it. On Windows with `--ca-bundle`, the
+//! roots of the Windows store and the bundle's go to rustls' own webpki verifier instead: the
+//! platform verifier builds a custom chain engine for extra roots, which Wine's crypt32
+//! refuses, so the Windows test suite could not run. It gives up what CryptoAPI adds beyond
+//! the roots (revocation checks, fetching a missing intermediate by AIA, the Disallowed store,
+//! roots Windows Update has not downloaded yet, enterprise policy); docs/windows.md lists
+//! them. Without `--ca-bundle`, Windows keeps the platform verifier.
+//!
 //! Every request goes through `Http::send`, which adds a fresh `client-request-id`, logs the
 //! method, URL, status, timing and id (never a header value or a body), and reads the body
 //! with a size cap into a zeroizing buffer (a token response body *is* the token). Retries and
@@ -246,7 +255,7 @@ fn with_ca_bundle(
         .ok_or_else(|| HttpSetupError::BadCaBundle {
             path: path.to_path_buf(),
         })?;
-    Ok(builder.tls_certs_merge(certs))
+    Ok(with_extra_roots(builder, certs))
 }
 
 impl Http {
@@ -352,6 +361,43 @@ impl Http {
             attempts: 1,
         })
     }
+}
+
+/// Adds the `--ca-bundle` certificates to the platform verifier's roots.
+#[cfg(not(windows))]
+fn with_extra_roots(
+    builder: reqwest::blocking::ClientBuilder,
+    certs: Vec<reqwest::Certificate>,
+) -> reqwest::blocking::ClientBuilder {
+    builder.tls_certs_merge(certs)
+}
+
+/// Windows: the Windows store's roots and the `--ca-bundle` certificates, verified by rustls'
+/// webpki verifier (see the module docs for why, and what that gives up).
+#[cfg(windows)]
+fn with_extra_roots(
+    builder: reqwest::blocking::ClientBuilder,
+    certs: Vec<reqwest::Certificate>,
+) -> reqwest::blocking::ClientBuilder {
+    let native = rustls_native_certs::load_native_certs();
+    for e in &native.errors {
+        tracing::warn!(target: "graphd::http", "reading the Windows root store: {e}");
+    }
+    // reqwest refuses the whole set if rustls cannot parse one root: drop those first.
+    let mut roots: Vec<reqwest::Certificate> = native
+        .certs
+        .into_iter()
+        .filter(|der| rustls::RootCertStore::empty().add(der.clone()).is_ok())
+        .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok())
+        .collect();
+    debug!(
+        target: "graphd::http",
+        "--ca-bundle on Windows: {} roots of the Windows store and {} of the bundle, verified by webpki (no revocation check)",
+        roots.len(),
+        certs.len()
+    );
+    roots.extend(certs);
+    builder.tls_certs_only(roots)
 }
 
 fn read_capped(response: Response, url: &str, cap: u64) -> Result<Zeroizing<Vec<u8>>, SendError> {

@@ -45,6 +45,8 @@ pub const SECRET_FILE: Name = name("secret_file", "--secret-file", "GRAPHD_SECRE
 pub const CERT: Name = name("cert", "--cert", "AZURE_CLIENT_CERTIFICATE_PATH");
 pub const KEY: Name = name("key", "--key", "GRAPHD_KEY");
 pub const THUMBPRINT: Name = name("thumbprint", "--thumbprint", "GRAPHD_THUMBPRINT");
+/// Windows only (hidden elsewhere): `LOCATION\STORE` with `--thumbprint`.
+pub const CERT_STORE: Name = name("cert_store", "--cert-store", "GRAPHD_CERT_STORE");
 /// `AZURE_FEDERATED_TOKEN_FILE` is read apart (azure-identity's name).
 pub const FEDERATED_TOKEN_FILE: Name = name(
     "federated_token_file",
@@ -167,6 +169,7 @@ pub const ALL: &[Name] = &[
     CERT,
     KEY,
     THUMBPRINT,
+    CERT_STORE,
     FEDERATED_TOKEN_FILE,
     CERT_PASSWORD_STDIN,
     SEND_X5C,

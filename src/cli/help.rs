@@ -12,6 +12,16 @@ Exit codes:
 
 Proxies: HTTPS_PROXY and NO_PROXY are honoured; add a TLS-inspecting proxy's CA with --ca-bundle.";
 
+/// `--thumbprint`'s help: the certificate store is only on Windows.
+pub const THUMBPRINT_HELP: &str = if cfg!(windows) {
+    "SHA-1 thumbprint (hex, as the portal shows it) of the registered certificate: with \
+--cert-store, the certificate in that Windows store; with --key and without --cert, the \
+quickstart's form (sends RS256 + x5t)"
+} else {
+    "SHA-1 thumbprint (hex, as the portal shows it) of the registered certificate, with --key \
+and without --cert: the quickstart's form; sends RS256 + x5t"
+};
+
 pub const USER_EXAMPLES: &str = "\
 Examples:
   graphd user adele@contoso.onmicrosoft.com
@@ -42,32 +52,62 @@ Examples:
   graphd consent-url --v2
   graphd consent-url --profile prod --cloud usgov";
 
-pub const CONFIG_EXAMPLES: &str = "\
+pub const CONFIG_EXAMPLES: &str = if cfg!(windows) {
+    "\
+Precedence, highest first: flags > environment > --config parameters.json > --profile > defaults.
+Profiles live in %APPDATA%\\graphd\\config.toml (or $XDG_CONFIG_HOME\\graphd\\config.toml).
+
+Examples:
+  graphd config show
+  graphd config show --profile prod -o json
+  graphd config show --config C:\\graphd\\parameters.json"
+} else {
+    "\
 Precedence, highest first: flags > environment > --config parameters.json > --profile > defaults.
 Profiles live in $XDG_CONFIG_HOME/graphd/config.toml (default ~/.config/graphd/config.toml).
 
 Examples:
   graphd config show
   graphd config show --profile prod -o json
-  graphd config show --config parameters.json";
+  graphd config show --config parameters.json"
+};
 
 pub const CACHE_EXAMPLES: &str = "\
 Examples:
   graphd cache clear
   GRAPHD_TOKEN_CACHE=off graphd users";
 
-pub const COMPLETIONS_EXAMPLES: &str = "\
+pub const COMPLETIONS_EXAMPLES: &str = if cfg!(windows) {
+    "\
+Examples:
+  graphd completions powershell | Out-String | Invoke-Expression
+  graphd completions powershell >> $PROFILE"
+} else {
+    "\
 Examples:
   graphd completions bash > ~/.local/share/bash-completion/completions/graphd
   graphd completions zsh > \"${fpath[1]}/_graphd\"
-  graphd completions fish > ~/.config/fish/completions/graphd.fish";
+  graphd completions fish > ~/.config/fish/completions/graphd.fish"
+};
 
 pub const MAN_EXAMPLES: &str = "\
 Examples:
   graphd man | man -l -
   graphd man > /usr/local/share/man/man1/graphd.1";
 
-pub const SECRET_EXAMPLES: &str = "\
+pub const SECRET_EXAMPLES: &str = if cfg!(windows) {
+    "\
+The entry is keyed by authority host + tenant + client id (service \"graphd\"), in the Windows
+Credential Manager (Control Panel > Credential Manager > Windows Credentials). When no
+credential is given by flag or env, graphd uses this secret.
+
+Examples:
+  graphd secret set --tenant T --client-id C          # prompts twice, no echo
+  Get-Content -Raw secret.txt | graphd secret set --tenant T --client-id C
+  graphd secret status --tenant T --client-id C
+  graphd secret delete --tenant T --client-id C"
+} else {
+    "\
 The entry is keyed by authority host + tenant + client id (service \"graphd\").
 When no credential is given by flag or env, graphd uses this secret.
 
@@ -75,7 +115,8 @@ Examples:
   printf %s \"$SECRET\" | graphd secret set --tenant T --client-id C
   graphd secret set --tenant T --client-id C          # prompts twice, no echo
   graphd secret status --tenant T --client-id C
-  graphd secret delete --tenant T --client-id C --keyring keyutils";
+  graphd secret delete --tenant T --client-id C --keyring keyutils"
+};
 
 pub const CERT_KEYS_EXAMPLES: &str = "\
 An app may roll its own keys without any admin permission, but only while it holds a valid,
@@ -92,7 +133,19 @@ Examples:
   graphd cert remove 6f0c...-keyid --cert new.pem --key new.key --app-object-id OID
   graphd cert rotate --key 'pkcs11:token=ci;object=cur' --new-key 'pkcs11:token=ci;object=next'";
 
-pub const CERT_NEW_EXAMPLES: &str = "\
+pub const CERT_NEW_EXAMPLES: &str = if cfg!(windows) {
+    "\
+The key is written with an ACL of only you and SYSTEM; nothing is overwritten.
+Upload the certificate (never the key) under the app registration's Certificates & secrets, or
+register it with the manifest entry from `graphd cert show --manifest`. To sign from the Windows
+certificate store instead, import the PKCS#12 (Import-PfxCertificate) and use --cert-store.
+
+Examples:
+  graphd cert new --out-cert cert.pem --out-key key.pem --subject CN=my-daemon
+  graphd cert new --out-cert ci.pem --out-key ci.key --hours 24
+  $env:AZURE_CLIENT_CERTIFICATE_PASSWORD = '...'; graphd cert new --out-cert c.pem --out-key k.pem --pfx c.pfx"
+} else {
+    "\
 The key is written with mode 0600; nothing is overwritten. Upload the certificate (never the
 key) under the app registration's Certificates & secrets, or register it with the manifest
 entry from `graphd cert show --manifest`.
@@ -104,7 +157,8 @@ Examples:
 
 With --key 'pkcs11:...' the key pair is made inside the token (never extractable, sign only),
 the token signs the certificate, and no key file is written (see docs/keys-in-hardware.md):
-  graphd cert new --key 'pkcs11:token=graphd;object=app-key' --out-cert app.pem --store-cert";
+  graphd cert new --key 'pkcs11:token=graphd;object=app-key' --out-cert app.pem --store-cert"
+};
 
 pub const CERT_SHOW_EXAMPLES: &str = "\
 Examples:
@@ -113,7 +167,22 @@ Examples:
   graphd cert show cert.pem --manifest     # the keyCredentials entry for the app manifest
   graphd cert show 'pkcs11:token=graphd;object=app-key'   # a token key: its certificate, extractable or not";
 
-pub const USERS_EXAMPLES: &str = "\
+pub const USERS_EXAMPLES: &str = if cfg!(windows) {
+    "\
+--search, --count, and --filter with ne/not/endswith or with --orderby are advanced queries:
+graphd sends `ConsistencyLevel: eventual` on every page (and $count=true) for them.
+
+Incremental sync (docs/syncing.md): with --delta STATE the first run lists everyone and saves
+the round's deltaLink in STATE once the last user is on stdout; later runs list only who was
+added, changed or removed since. A run that fails leaves STATE as it was (at-least-once).
+
+Examples:
+  graphd users --tenant T --client-id C --cert-store CurrentUser\\My --thumbprint 3F2A...
+  graphd users --cert C:\\graphd\\app.pfx -o csv --select id,displayName,mail > users.csv
+  graphd users --search 'displayName:ada' --orderby displayName --count -o table
+  graphd users --delta C:\\ProgramData\\graphd\\users.state --delta-report report.json -o jsonl"
+} else {
+    "\
 --search, --count, and --filter with ne/not/endswith or with --orderby are advanced queries:
 graphd sends `ConsistencyLevel: eventual` on every page (and $count=true) for them.
 
@@ -128,4 +197,5 @@ Examples:
   graphd users --cert cert.pem --key key.pem -o csv --select id,displayName,mail > users.csv
   graphd users --managed-identity              # on Azure: no stored credential at all
   graphd users --key 'pkcs11:token=graphd;object=app-key'   # a key that never leaves its token
-  graphd users --delta /var/lib/sync/users.state --delta-report /var/lib/sync/report.json -o jsonl";
+  graphd users --delta /var/lib/sync/users.state --delta-report /var/lib/sync/report.json -o jsonl"
+};

@@ -131,18 +131,31 @@ pub struct GlobalArgs {
     )]
     pub key: Option<PathBuf>,
 
-    /// SHA-1 thumbprint (hex, as the portal shows it) of the registered certificate, with --key
-    /// and without --cert: the quickstart's form; sends RS256 + x5t
+    // With --key (config checks it is there) or, on Windows, --cert-store.
     #[arg(
         long,
         env = names::THUMBPRINT.env,
         global = true,
         value_name = "HEX",
         conflicts_with = "cert",
-        requires = "key",
+        help = THUMBPRINT_HELP,
         help_heading = "Credentials"
     )]
     pub thumbprint: Option<String>,
+
+    /// Windows: the certificate store holding the certificate --thumbprint names and its private
+    /// key, which signs through CNG and never leaves the store (non-exportable keys, TPM and
+    /// smart-card keys work): CurrentUser\My or LocalMachine\My
+    #[arg(
+        long,
+        env = names::CERT_STORE.env,
+        global = true,
+        value_name = "LOCATION\\STORE",
+        conflicts_with_all = ["cert", "key"],
+        hide = !cfg!(windows),
+        help_heading = "Credentials"
+    )]
+    pub cert_store: Option<String>,
 
     /// A JWT from the CI provider (workload identity federation), re-read for every token request
     /// [env: AZURE_FEDERATED_TOKEN_FILE]
@@ -574,6 +587,12 @@ pub struct CertNewArgs {
     /// Where to write the private key (PKCS#8 PEM, mode 0600); must not exist. Not with a token
     /// key (--key 'pkcs11:...'), which is made inside the token and never leaves it
     #[arg(env = "GRAPHD_OUT_KEY", long, value_name = "PATH")]
+    #[cfg_attr(
+        windows,
+        arg(
+            help = "Where to write the private key (PKCS#8 PEM, an ACL of only you and SYSTEM); must not exist. Not with a token key (--key 'pkcs11:...'), which is made inside the token and never leaves it"
+        )
+    )]
     pub out_key: Option<PathBuf>,
     /// With --key 'pkcs11:...': also store the certificate on the token, with the key's id and label
     #[arg(env = "GRAPHD_STORE_CERT", long, conflicts_with_all = ["out_key", "pfx"])]
@@ -593,6 +612,13 @@ pub struct CertNewArgs {
     /// Also write a PKCS#12 file (mode 0600); its password comes from
     /// AZURE_CLIENT_CERTIFICATE_PASSWORD, else stdin when not a terminal, else a prompt
     #[arg(env = "GRAPHD_CERT_PFX", long, value_name = "PATH")]
+    #[cfg_attr(
+        windows,
+        arg(
+            help = "Also write a PKCS#12 file (private, like the key); its password comes from \
+AZURE_CLIENT_CERTIFICATE_PASSWORD, else stdin when not a terminal, else a prompt"
+        )
+    )]
     pub pfx: Option<PathBuf>,
 }
 

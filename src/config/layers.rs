@@ -86,8 +86,9 @@ pub enum CredentialLayer {
     SecretEnv(ClientSecret),
     SecretStdin,
     SecretFile(PathBuf),
-    /// The parameters file's plaintext `secret`, the file and its permission bits.
-    SecretParams(ClientSecret, PathBuf, Option<u32>),
+    /// The parameters file's plaintext `secret`, the file, its permission bits and (Windows)
+    /// who else its ACL lets read it.
+    SecretParams(ClientSecret, PathBuf, Option<u32>, Option<String>),
     /// A certificate and key, a key and the certificate's thumbprint, or both; or a key on a
     /// PKCS#11 token, whose certificate may be on the token too.
     Certificate {
@@ -101,6 +102,12 @@ pub enum CredentialLayer {
     ManagedIdentity {
         federated: bool,
         detection: Detection,
+    },
+    /// Windows: a certificate in a certificate store (`LOCATION\STORE`, not yet parsed), by
+    /// its SHA-1 thumbprint; its key signs in the store.
+    CertStore {
+        store: String,
+        thumbprint: Vec<u8>,
     },
 }
 
@@ -158,6 +165,10 @@ impl CredentialLayer {
                 "federated managed identity: a token from {} at {} is the app's client assertion",
                 detection.platform.name(),
                 detection.platform.endpoint()
+            ),
+            Self::CertStore { store, thumbprint } => format!(
+                "certificate {} in the Windows store {store} (its key signs in the store)",
+                crate::credential::thumbprint::hex_upper(thumbprint)
             ),
         }
     }
@@ -443,7 +454,13 @@ impl Layers {
                 .as_ref()
                 .and_then(|p| p.credential.as_ref())
                 .map(|c| {
-                    params_credential(c, &params_path, params.as_ref().and_then(|p| p.mode), &pp)
+                    params_credential(
+                        c,
+                        &params_path,
+                        params.as_ref().and_then(|p| p.mode),
+                        params.as_ref().and_then(|p| p.exposed.clone()),
+                        &pp,
+                    )
                 })
                 .transpose()?
                 .map_or_else(
@@ -573,9 +590,26 @@ fn flag_env_credential(
             Origin::Flag(names::CERT.flag),
         );
     }
-    if let Some(hex) = &args.thumbprint {
+    if args.cert_store.is_some() && args.thumbprint.is_none() {
+        return Err(ConfigError::CertStoreNeedsThumbprint);
+    }
+    if let (Some(hex), Some(store)) = (&args.thumbprint, &args.cert_store) {
         let thumbprint =
             parse_thumbprint(hex).ok_or_else(|| ConfigError::InvalidThumbprint(hex.clone()))?;
+        push(
+            names::CERT_STORE.flag.into(),
+            CredentialLayer::CertStore {
+                store: store.clone(),
+                thumbprint,
+            },
+            flag(names::CERT_STORE),
+        );
+    } else if let Some(hex) = &args.thumbprint {
+        let thumbprint =
+            parse_thumbprint(hex).ok_or_else(|| ConfigError::InvalidThumbprint(hex.clone()))?;
+        if args.key.is_none() {
+            return Err(ConfigError::ThumbprintWithoutKey);
+        }
         if alg == Some(AssertionAlg::Ps256) {
             return Err(ConfigError::ThumbprintNeedsRs256);
         }
@@ -804,6 +838,15 @@ fn profile_credential(
             pr("key"),
         )));
     }
+    if let (Some(store), Some(thumbprint)) = (&p.cert_store, &p.thumbprint) {
+        return Ok(Some(Sourced::new(
+            CredentialLayer::CertStore {
+                store: store.clone(),
+                thumbprint: thumbprint.clone(),
+            },
+            pr("cert_store"),
+        )));
+    }
     Ok(p.federated_token_file.clone().map(|f| {
         Sourced::new(
             CredentialLayer::FederatedFile(f),
@@ -817,6 +860,7 @@ fn params_credential(
     c: &ParamsCredential,
     path: &Path,
     mode: Option<u32>,
+    exposed: Option<String>,
     origin: &dyn Fn(&'static str) -> Origin,
 ) -> Result<Sourced<CredentialLayer>, ConfigError> {
     let thumbprint = |hex: &str| {
@@ -828,6 +872,7 @@ fn params_credential(
                 ClientSecret::new(s.expose().to_string()),
                 path.to_path_buf(),
                 mode,
+                exposed,
             ),
             origin("secret"),
         ),

@@ -16,6 +16,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use graphd_win::certstore::StoreName;
 use url::Url;
 
 pub use env::{Env, MapEnv, ProcessEnv};
@@ -176,16 +177,20 @@ impl Config {
             Some(CredentialLayer::SecretFile(path)) => CredentialSource::SecretFile(SecretFile {
                 path,
                 mode: None,
+                exposed: None,
                 allow_insecure: l.allow_insecure_key_file.value,
             }),
-            Some(CredentialLayer::SecretParams(s, path, mode)) => CredentialSource::SecretParams(
-                s,
-                SecretFile {
-                    path,
-                    mode,
-                    allow_insecure: l.allow_insecure_key_file.value,
-                },
-            ),
+            Some(CredentialLayer::SecretParams(s, path, mode, exposed)) => {
+                CredentialSource::SecretParams(
+                    s,
+                    SecretFile {
+                        path,
+                        mode,
+                        exposed,
+                        allow_insecure: l.allow_insecure_key_file.value,
+                    },
+                )
+            }
             Some(CredentialLayer::FederatedFile(p)) => CredentialSource::FederatedFile(p),
             Some(CredentialLayer::ManagedIdentity {
                 federated,
@@ -206,6 +211,27 @@ impl Config {
                     CredentialSource::ManagedIdentity(spec)
                 }
             }
+            Some(CredentialLayer::CertStore { store, thumbprint }) => {
+                if !cfg!(windows) {
+                    return Err(ConfigError::CertStoreNotOnThisPlatform);
+                }
+                let parsed = StoreName::parse(&store)
+                    .map_err(|why| ConfigError::InvalidCertStore { value: store, why })?;
+                CredentialSource::Certificate(CertSource {
+                    spec: CertSpec {
+                        cert: None,
+                        key: None,
+                        pkcs11_module: None,
+                        thumbprint: Some(thumbprint),
+                        store: Some(parsed),
+                        alg,
+                        send_x5c: l.send_x5c.value,
+                        allow_insecure_key_file: l.allow_insecure_key_file.value,
+                    },
+                    password: password_source(l.password.env, l.password.stdin),
+                    pin: pin_source(l.pin.env, l.pin.stdin),
+                })
+            }
             Some(CredentialLayer::Certificate {
                 cert,
                 key,
@@ -216,6 +242,7 @@ impl Config {
                     key,
                     pkcs11_module: pkcs11_module.clone(),
                     thumbprint,
+                    store: None,
                     alg,
                     send_x5c: l.send_x5c.value,
                     allow_insecure_key_file: l.allow_insecure_key_file.value,
@@ -437,6 +464,14 @@ pub enum ConfigError {
         #[source]
         source: UriError,
     },
+    #[error("{} needs {}{}", names::THUMBPRINT.flag, names::KEY.flag, if cfg!(windows) { " or --cert-store" } else { "" })]
+    ThumbprintWithoutKey,
+    #[error("{} needs {}", names::CERT_STORE.flag, names::THUMBPRINT.flag)]
+    CertStoreNeedsThumbprint,
+    #[error("{} '{value}' is not a certificate store: {why}", names::CERT_STORE.flag)]
+    InvalidCertStore { value: String, why: String },
+    #[error("{} (the Windows certificate store) is only available on Windows", names::CERT_STORE.flag)]
+    CertStoreNotOnThisPlatform,
     #[error("{0} and {1} cannot both read standard input")]
     StdinTwice(String, String),
     #[error("two credentials given: {0} and {1}")]
@@ -583,6 +618,25 @@ impl Diagnostic for ConfigError {
             Self::NewCertNeeded => "pass --new-cert PATH, or a token key --new-key 'pkcs11:...' whose certificate \
                  is on the token"
                 .into(),
+            Self::ThumbprintWithoutKey => format!(
+                "pass the certificate's private key with {}{}",
+                names::KEY.flag,
+                if cfg!(windows) {
+                    ", or the certificate store holding both with --cert-store CurrentUser\\My"
+                } else {
+                    ""
+                }
+            ),
+            Self::CertStoreNeedsThumbprint => format!(
+                "pass the certificate's SHA-1 thumbprint with {} (PowerShell: Get-ChildItem Cert:\\CurrentUser\\My)",
+                names::THUMBPRINT.flag
+            ),
+            Self::InvalidCertStore { .. } => "e.g. CurrentUser\\My or LocalMachine\\My".into(),
+            Self::CertStoreNotOnThisPlatform => format!(
+                "export the certificate with its key (PKCS#12) and pass it with {}",
+                names::CERT.flag
+            ),
+            Self::StdinTwice(..) if cfg!(windows) => "read one of them from a file instead".into(),
             Self::StdinTwice(..) => "read one of them from a file or /dev/fd/N instead".into(),
             Self::NeedsCertificate => {
                 "pass the app's current certificate with --cert/--key (or its token key, --key 'pkcs11:...')".into()
@@ -607,7 +661,7 @@ impl Diagnostic for ConfigError {
             Self::BadToml { .. } | Self::BadProfileKey { .. } => {
                 "profile keys: tenant, client_id, cloud, authority_host, graph_endpoint, ca_bundle, certificate, \
                  key, assertion_alg, keyring, federated_token_file, managed_identity_client_id, \
-                 managed_identity_object_id, managed_identity_resource_id (strings); managed_identity, \
+                 managed_identity_object_id, managed_identity_resource_id, cert_store + thumbprint (Windows) (strings); managed_identity, \
                  federated_managed_identity (true or false)"
                     .into()
             }
@@ -624,6 +678,7 @@ impl Diagnostic for ConfigError {
                 "the file defines no [profiles.NAME]".into()
             }
             Self::NoSuchProfile { known, .. } => format!("profiles defined: {}", known.join(", ")),
+            Self::NoConfigDir { .. } if cfg!(windows) => "set APPDATA or XDG_CONFIG_HOME".into(),
             Self::NoConfigDir { .. } => "set HOME or XDG_CONFIG_HOME".into(),
         })
     }

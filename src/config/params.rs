@@ -35,6 +35,8 @@ pub struct Params {
     pub credential: Option<ParamsCredential>,
     /// The file's permission bits (a file holding a `secret` must not be open to others).
     pub mode: Option<u32>,
+    /// Windows: who else the file's ACL lets read it (`files::acl_exposure`), if anyone.
+    pub exposed: Option<String>,
 }
 
 /// The credential a parameters file names.
@@ -121,6 +123,7 @@ pub fn load(path: &Path) -> Result<Params, ConfigError> {
         })?;
     let mut params = parse(bytes.expose(), path)?;
     params.mode = crate::files::mode(&meta);
+    params.exposed = crate::files::acl_exposure(&file, &meta);
     Ok(params)
 }
 
@@ -281,6 +284,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Params, ConfigError> {
         endpoint,
         credential,
         mode: None,
+        exposed: None,
     })
 }
 

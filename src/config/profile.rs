@@ -1,4 +1,5 @@
-//! Named profiles in `$XDG_CONFIG_HOME/graphd/config.toml` (default `~/.config/graphd/config.toml`).
+//! Named profiles in `$XDG_CONFIG_HOME/graphd/config.toml` (default `~/.config/graphd/config.toml`;
+//! on Windows `%APPDATA%\graphd\config.toml`).
 //!
 //! A profile holds where things are, never a secret: tenant, client id, cloud or hosts, CA
 //! bundle, and a credential *reference* (a certificate path, the keyring, a federated token
@@ -17,6 +18,9 @@
 //! [profiles.vm]
 //! managed_identity = true              # a boolean, or "true"
 //! managed_identity_client_id = "..."   # or _object_id / _resource_id; none: system-assigned
+//! [profiles.win]                      # Windows: TOML literal strings keep backslashes as is
+//! certificate = 'C:\ProgramData\graphd\app.pfx'
+//! # or the certificate store: cert_store = 'LocalMachine\My' + thumbprint = "..."
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -44,6 +48,11 @@ pub struct Profile {
     pub assertion_alg: Option<AssertionAlg>,
     pub keyring: Option<KeyringBackend>,
     pub federated_token_file: Option<PathBuf>,
+    /// Windows: a certificate store (`LOCATION\STORE`) holding the certificate `thumbprint`
+    /// names and its key.
+    pub cert_store: Option<String>,
+    /// The SHA-1 thumbprint of the certificate in `cert_store`.
+    pub thumbprint: Option<Vec<u8>>,
     /// `managed_identity = true`.
     pub managed_identity: bool,
     /// `federated_managed_identity = true`.
@@ -61,7 +70,7 @@ const SELECTOR_KEYS: [&str; 3] = [
     "managed_identity_resource_id",
 ];
 
-const KEYS: [&str; 17] = [
+const KEYS: [&str; 19] = [
     "tenant",
     "client_id",
     "cloud",
@@ -73,6 +82,8 @@ const KEYS: [&str; 17] = [
     "assertion_alg",
     "keyring",
     "federated_token_file",
+    "cert_store",
+    "thumbprint",
     "description",
     "managed_identity",
     "federated_managed_identity",
@@ -96,10 +107,16 @@ const SECRET_KEYS: [&str; 9] = [
 
 /// `$XDG_CONFIG_HOME/graphd/config.toml`, else `$HOME/.config/graphd/config.toml`.
 pub fn default_path(env: &dyn Env) -> Option<PathBuf> {
-    let base = env
-        .var("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
+    let absolute = |var: &str| env.var(var).map(PathBuf::from).filter(|p| p.is_absolute());
+    let base = absolute("XDG_CONFIG_HOME")
+        // Windows: the roaming application data, where Windows programs keep settings.
+        .or_else(|| {
+            if cfg!(windows) {
+                absolute("APPDATA")
+            } else {
+                None
+            }
+        })
         .or_else(|| {
             env.var("HOME")
                 .filter(|h| !h.is_empty())
@@ -275,6 +292,13 @@ pub fn parse(
                 }
                 p.managed_identity_selector = Some((selector, k));
             }
+            "cert_store" => p.cert_store = Some(s),
+            "thumbprint" => {
+                p.thumbprint = Some(
+                    crate::credential::thumbprint::parse_thumbprint(&s)
+                        .ok_or_else(|| wrong(full, "must be a SHA-1 thumbprint (40 hex digits)"))?,
+                )
+            }
             _ => {} // description
         }
     }
@@ -323,6 +347,18 @@ pub fn parse(
             format!("profiles.{name}.client_id"),
             "names an app, but managed_identity = true needs none: name a user-assigned identity with \
              managed_identity_client_id, or set federated_managed_identity = true to act as the app",
+        ));
+    }
+    if p.cert_store.is_some() != p.thumbprint.is_some() {
+        return Err(wrong(
+            format!("profiles.{name}"),
+            "needs cert_store and thumbprint together (the certificate store and which certificate in it)",
+        ));
+    }
+    if p.cert_store.is_some() && (p.certificate.is_some() || p.federated_token_file.is_some()) {
+        return Err(wrong(
+            format!("profiles.{name}"),
+            "names two credentials (cert_store and certificate or federated_token_file); keep one",
         ));
     }
     Ok(Some(p))
@@ -384,6 +420,47 @@ keyring = "keyutils"
             .unwrap()
             .unwrap();
         assert_eq!(p.tenant.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn windows_paths_and_the_certificate_store() {
+        // TOML literal strings keep backslashes; an absolute Windows path stays as it is on
+        // Windows (where it is absolute), and so does the store.
+        let p = parse(
+            "[profiles.w]\ncert_store = 'LocalMachine\\My'\nthumbprint = \"00:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:12:13\"\n",
+            path(),
+            Some("w"),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.cert_store.as_deref(), Some("LocalMachine\\My"));
+        assert_eq!(p.thumbprint.as_ref().map(Vec::len), Some(20));
+        let p = parse(
+            "[profiles.w]\ncertificate = 'C:\\ProgramData\\graphd\\app.pfx'\n",
+            path(),
+            Some("w"),
+        )
+        .unwrap()
+        .unwrap();
+        if cfg!(windows) {
+            assert_eq!(
+                p.certificate.as_deref(),
+                Some(Path::new("C:\\ProgramData\\graphd\\app.pfx"))
+            );
+        }
+        for bad in [
+            "[profiles.w]\ncert_store = 'CurrentUser\\My'\n",
+            "[profiles.w]\nthumbprint = \"0011\"\n",
+            "[profiles.w]\ncert_store = 'CurrentUser\\My'\nthumbprint = \"000102030405060708090a0b0c0d0e0f10111213\"\ncertificate = \"c.pem\"\n",
+        ] {
+            assert!(
+                matches!(
+                    parse(bad, path(), Some("w")),
+                    Err(ConfigError::BadProfileKey { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -273,6 +273,73 @@ fn certificate_flag_rules() {
         Err(ConfigError::StdinTwice(..))
     ));
     assert!(parse(&["--cert", "c.pfx", "--cert-password-stdin"], &env(&[])).is_ok());
+    // --thumbprint alone names no key (clap no longer requires --key: --cert-store may).
+    assert!(matches!(
+        parse(&["--thumbprint", tp], &env(&[])),
+        Err(ConfigError::ThumbprintWithoutKey)
+    ));
+}
+
+#[test]
+fn cert_store_rules() {
+    let tp = "000102030405060708090a0b0c0d0e0f10111213";
+    assert!(matches!(
+        parse(&["--cert-store", "CurrentUser\\My"], &env(&[])),
+        Err(ConfigError::CertStoreNeedsThumbprint)
+    ));
+    // clap: the store holds the key and the certificate.
+    for other in [["--key", "k.pem"], ["--cert", "c.pem"]] {
+        let mut argv = vec!["graphd", "users", "--cert-store", "CurrentUser\\My"];
+        argv.extend(other);
+        assert!(Cli::try_parse_from(argv).is_err(), "{other:?}");
+    }
+    let store = parse(
+        &["--cert-store", "CurrentUser\\My", "--thumbprint", tp],
+        &env(&[]),
+    );
+    if cfg!(windows) {
+        let c = store.unwrap();
+        assert!(
+            matches!(&c.credential, CredentialSource::Certificate(CertSource { spec, .. }) if spec.store.as_ref().unwrap().to_string() == "CurrentUser\\My")
+        );
+        assert!(matches!(
+            parse(
+                &["--cert-store", "Nowhere\\My", "--thumbprint", tp],
+                &env(&[])
+            ),
+            Err(ConfigError::InvalidCertStore { .. })
+        ));
+    } else {
+        assert!(matches!(
+            store,
+            Err(ConfigError::CertStoreNotOnThisPlatform)
+        ));
+    }
+    // Two credentials: the store and a secret.
+    assert!(matches!(
+        parse(
+            &["--cert-store", "CurrentUser\\My", "--thumbprint", tp],
+            &env(&[(ENV_CLIENT_SECRET, "s")])
+        ),
+        Err(ConfigError::TwoCredentials(..))
+    ));
+    // Its origin and description for `config show`.
+    let cli = Cli::try_parse_from([
+        "graphd",
+        "users",
+        "--cert-store",
+        "LocalMachine\\My",
+        "--thumbprint",
+        tp,
+    ])
+    .unwrap();
+    let l = Layers::resolve(&cli.global, &env(&[])).unwrap();
+    let c = l.credential.unwrap();
+    assert_eq!(c.origin, Origin::Flag("--cert-store"));
+    assert_eq!(
+        c.value.describe(),
+        "certificate 000102030405060708090A0B0C0D0E0F10111213 in the Windows store LocalMachine\\My (its key signs in the store)"
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@ use std::time::SystemTime;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use graphd_win::certstore::StoreName;
 use tracing::info;
 
 use super::assertion::AssertionAlg;
@@ -81,6 +82,9 @@ pub struct CertSpec {
     pub pkcs11_module: Option<PathBuf>,
     /// `--thumbprint`: the SHA-1 thumbprint as the portal shows it, already validated.
     pub thumbprint: Option<Vec<u8>>,
+    /// `--cert-store` (Windows): the store holding the certificate `thumbprint` names and its
+    /// key; then `cert` and `key` are `None`.
+    pub store: Option<StoreName>,
     /// `--assertion-alg`, when given.
     pub alg: Option<AssertionAlg>,
     /// `--send-x5c` / `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`.
@@ -123,6 +127,9 @@ impl CertificateCredential {
             let stdin: &mut dyn Read = &mut *passwords.stdin;
             input::read_input(path, stdin)
         };
+        if let (Some(store), Some(thumbprint)) = (&spec.store, &spec.thumbprint) {
+            return Self::from_store(store, thumbprint, spec, now);
+        }
         if let Some(KeyRef::Token(uri)) = &spec.key {
             return Self::load_token(spec, uri, passwords, now);
         }
@@ -294,12 +301,14 @@ impl CertificateCredential {
             bytes: SecretBytes::new(bytes.to_vec()),
             path: PathBuf::from(name),
             mode: None,
+            exposed: None,
         };
         let spec = CertSpec {
             cert: Some(PathBuf::from("cert")),
             key: key.map(|_| KeyRef::File(PathBuf::from("key"))),
             pkcs11_module: None,
             thumbprint: None,
+            store: None,
             alg: Some(alg),
             send_x5c: false,
             allow_insecure_key_file: true,
@@ -332,14 +341,20 @@ impl CertificateCredential {
             path: cert_input.path.clone(),
         })?;
 
-        let (key, key_path, key_mode) = match key_input {
+        let (key, key_path, key_mode, key_exposed) = match key_input {
             Some(key_input) => (
                 decode::key_input(&key_input, passwords)?,
                 key_input.path,
                 key_input.mode,
+                key_input.exposed,
             ),
             None => match parsed.key {
-                Some(key) => (key, cert_input.path.clone(), cert_input.mode),
+                Some(key) => (
+                    key,
+                    cert_input.path.clone(),
+                    cert_input.mode,
+                    cert_input.exposed.clone(),
+                ),
                 None => {
                     return Err(CredentialError::NoKey {
                         path: cert_input.path,
@@ -347,7 +362,7 @@ impl CertificateCredential {
                 }
             },
         };
-        check_key(&key, &key_path, key_mode, spec)?;
+        check_key(&key, &key_path, key_mode, key_exposed.as_deref(), spec)?;
         let public = leaf.public_key().map_err(CredentialError::Crypto)?;
         if !public.public_eq(&key.key) {
             return Err(CredentialError::KeyMismatch {
@@ -381,7 +396,13 @@ impl CertificateCredential {
         passwords: &mut Passwords<'_>,
     ) -> Result<Self, CredentialError> {
         let key = decode::key_input(&key_input, passwords)?;
-        check_key(&key, &key_input.path, key_input.mode, spec)?;
+        check_key(
+            &key,
+            &key_input.path,
+            key_input.mode,
+            key_input.exposed.as_deref(),
+            spec,
+        )?;
         info!(
             target: "graphd::credential",
             "--thumbprint without a certificate: sending RS256 with x5t (x5t#S256 is a hash of the certificate, which graphd does not have)"
@@ -394,6 +415,63 @@ impl CertificateCredential {
             send_x5c: false,
             thumbprints: Thumbprints::sha1_only(sha1),
         })
+    }
+
+    /// A certificate in a Windows certificate store and its key, which signs in the store
+    /// (CNG). The same checks as a file's certificate: RSA of 2048 bits or more, valid at `now`.
+    #[cfg(windows)]
+    fn from_store(
+        store: &StoreName,
+        sha1: &[u8],
+        spec: &CertSpec,
+        now: SystemTime,
+    ) -> Result<Self, CredentialError> {
+        let hex = thumbprint::hex_upper(sha1);
+        let key = graphd_win::certstore::StoreKey::find(store, sha1).map_err(|source| {
+            CredentialError::CertStore {
+                store: store.to_string(),
+                thumbprint: hex.clone(),
+                source,
+            }
+        })?;
+        // Named as PowerShell names it, for messages: Cert:\CurrentUser\My\THUMBPRINT.
+        let path = PathBuf::from(format!("Cert:\\{store}\\{hex}"));
+        let leaf = openssl::x509::X509::from_der(key.cert_der()).map_err(|source| {
+            CredentialError::BadCertificate {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        let public = leaf.public_key().map_err(CredentialError::Crypto)?;
+        checks::rsa(&public, &path)?;
+        checks::validity(&leaf, &path, now)?;
+        let thumbprints = Thumbprints::of(&leaf).map_err(CredentialError::Crypto)?;
+        info!(
+            target: "graphd::credential",
+            "certificate {hex} from the Windows store {store}; its key signs through CNG"
+        );
+        let cert_der = key.cert_der().to_vec();
+        Ok(CertificateCredential {
+            chain_der: vec![cert_der.clone()],
+            cert_der: Some(cert_der),
+            signer: Signer::Store(Box::new(super::winstore::StoreSigner::new(
+                key, public, hex,
+            ))),
+            alg: spec.alg.unwrap_or(AssertionAlg::Ps256),
+            send_x5c: spec.send_x5c,
+            thumbprints,
+        })
+    }
+
+    /// Off Windows there is no certificate store (config refuses `--cert-store` before this).
+    #[cfg(not(windows))]
+    fn from_store(
+        _store: &StoreName,
+        _sha1: &[u8],
+        _spec: &CertSpec,
+        _now: SystemTime,
+    ) -> Result<Self, CredentialError> {
+        Err(CredentialError::CertStoreUnavailable)
     }
 
     /// The SHA-1 thumbprint as the portal shows it: uppercase hex.
@@ -430,11 +508,12 @@ fn check_key(
     key: &ParsedKey,
     path: &Path,
     mode: Option<u32>,
+    exposed: Option<&str>,
     spec: &CertSpec,
 ) -> Result<(), CredentialError> {
     checks::rsa(&key.key, path)?;
     if !key.encrypted && !spec.allow_insecure_key_file {
-        checks::private_mode(path, mode)?;
+        checks::private_mode(path, mode, exposed)?;
     }
     Ok(())
 }
@@ -511,6 +590,7 @@ pub(crate) mod tests {
             key: key.map(|k| KeyRef::File(k.to_path_buf())),
             pkcs11_module: None,
             thumbprint: None,
+            store: None,
             alg: Some(alg),
             send_x5c: false,
             allow_insecure_key_file: false,

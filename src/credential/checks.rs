@@ -21,12 +21,21 @@ pub const MIN_RSA_BITS: u32 = 2048;
 /// certificate only for its last few hours, not on every run.
 pub const EXPIRY_WARNING_MAX_SECS: i64 = 30 * 24 * 3600;
 
-/// An unencrypted key file must not be open to group or others (as ssh requires).
-pub fn private_mode(path: &Path, mode: Option<u32>) -> Result<(), CredentialError> {
-    match mode {
-        Some(mode) if files::open_to_others(mode) => Err(CredentialError::InsecureKeyFile {
+/// An unencrypted key file must not be open to group or others (as ssh requires): by its
+/// `mode` bits (Unix), or by its ACL (Windows: `exposed` says who else may read it).
+pub fn private_mode(
+    path: &Path,
+    mode: Option<u32>,
+    exposed: Option<&str>,
+) -> Result<(), CredentialError> {
+    match (mode, exposed) {
+        (Some(mode), _) if files::open_to_others(mode) => Err(CredentialError::InsecureKeyFile {
             path: path.to_path_buf(),
             mode,
+        }),
+        (_, Some(who)) => Err(CredentialError::InsecureKeyFileAcl {
+            path: path.to_path_buf(),
+            who: who.to_string(),
         }),
         _ => Ok(()),
     }

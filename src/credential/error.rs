@@ -111,6 +111,29 @@ pub enum CredentialError {
     /// Boxed: the token errors are many and large, and every `Result` carries this enum.
     #[error(transparent)]
     Pkcs11(Box<Pkcs11Error>),
+    #[error("the unencrypted private key {} is {who}", path.display())]
+    InsecureKeyFileAcl { path: PathBuf, who: String },
+    #[error("the file {} holds a client secret and is {who}", path.display())]
+    InsecureSecretFileAcl { path: PathBuf, who: String },
+    #[error("cannot use the certificate {thumbprint} of the Windows store {store}")]
+    CertStore {
+        store: String,
+        thumbprint: String,
+        #[source]
+        source: graphd_win::certstore::Error,
+    },
+    #[error("cannot sign with the key of the certificate {thumbprint} in the Windows store")]
+    StoreSign {
+        thumbprint: String,
+        #[source]
+        source: graphd_win::certstore::Error,
+    },
+    #[error(
+        "the key of the certificate {thumbprint} in the Windows store made a signature the certificate does not verify"
+    )]
+    StoreKeyMismatch { thumbprint: String },
+    #[error("there is no Windows certificate store on this platform")]
+    CertStoreUnavailable,
     #[error("cannot process the certificate or key")]
     Crypto(#[source] openssl::error::ErrorStack),
     #[error("cannot sign with the private key")]
@@ -236,6 +259,31 @@ impl Diagnostic for CredentialError {
                 "fix \"thumbprint\" or \"public_certificate_file\" in the parameters file so they name the same certificate"
                     .into()
             }
+            Self::InsecureKeyFileAcl { path, .. } => format!(
+                "leave only yourself on its ACL: icacls \"{}\" /inheritance:r /grant:r \"${{env:USERNAME}}:F\" \
+                 (PowerShell; %USERNAME% in cmd.exe), or pass {} if it must be shared",
+                path.display(),
+                names::ALLOW_INSECURE_KEY_FILE.flag
+            ),
+            Self::InsecureSecretFileAcl { path, .. } => format!(
+                "leave only yourself on its ACL: icacls \"{}\" /inheritance:r /grant:r \"${{env:USERNAME}}:F\" \
+                 (PowerShell), or pass {}; better, store the secret with `graphd secret set`",
+                path.display(),
+                names::ALLOW_INSECURE_KEY_FILE.flag
+            ),
+            Self::CertStore { store, source, .. } => store_hint(store, source),
+            Self::StoreSign { .. } => {
+                "the key's provider refused to sign: a smart card or TPM key must be present and need no PIN \
+                 prompt (graphd runs silent); check the key with `certutil -user -repairstore My THUMBPRINT`"
+                    .into()
+            }
+            Self::StoreKeyMismatch { .. } => {
+                "the store links this certificate to another key: import the certificate with its own key again".into()
+            }
+            Self::CertStoreUnavailable => format!(
+                "export the certificate with its key (PKCS#12) and pass it with {}",
+                names::CERT.flag
+            ),
             Self::ManagedIdentity(e) => return e.hint(),
             Self::TokenKeyMismatch { .. } => {
                 "pass the certificate made for this key, or name the key made with this certificate (object=, id=)"
@@ -250,6 +298,31 @@ impl Diagnostic for CredentialError {
         match self {
             Self::ManagedIdentity(e) => e.notes(),
             _ => Vec::new(),
+        }
+    }
+}
+
+/// What to do when a store certificate cannot be used, by what went wrong.
+fn store_hint(store: &str, e: &graphd_win::certstore::Error) -> String {
+    use graphd_win::certstore::Error as E;
+    match e {
+        E::OpenStore { .. } => {
+            "the store is LOCATION\\NAME: CurrentUser\\My (Personal) or LocalMachine\\My".into()
+        }
+        E::NotFound { .. } => format!(
+            "list the store's certificates with `Get-ChildItem Cert:\\{store}` (PowerShell): its Thumbprint \
+             column is what {} takes",
+            names::THUMBPRINT.flag
+        ),
+        E::NoPrivateKey { .. } => "import the certificate with its private key (Import-PfxCertificate); for \
+             LocalMachine, grant this account read access to the key (certlm.msc > the certificate > All Tasks > \
+             Manage Private Keys)"
+            .into(),
+        E::NotCng { .. } => "import it again into a CNG key storage provider: certutil -user -csp \
+             \"Microsoft Software Key Storage Provider\" -importpfx My FILE.pfx (LocalMachine: without -user)"
+            .into(),
+        E::BadInput(_) | E::Sign { .. } | E::Import { .. } => {
+            "check the certificate and its key with `certutil -user -store My THUMBPRINT`".into()
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct Input {
     pub path: PathBuf,
     /// The permission bits when it is a regular file (stdin and pipes have none that matter).
     pub mode: Option<u32>,
+    /// Windows: who besides its owner may read or change it, from its ACL, when anyone may
+    /// (`files::acl_exposure`); `None` elsewhere, for stdin, and for a private file.
+    pub exposed: Option<String>,
 }
 
 /// Reads `reader` to its end into a buffer allocated once, failing past `cap` bytes.
@@ -80,6 +83,7 @@ pub fn read_input(path: &Path, stdin: &mut dyn Read) -> Result<Input, Credential
             bytes,
             path: PathBuf::from("standard input"),
             mode: None,
+            exposed: None,
         });
     }
     let err = |source| CredentialError::ReadFile {
@@ -98,6 +102,7 @@ pub fn read_input(path: &Path, stdin: &mut dyn Read) -> Result<Input, Credential
         bytes,
         path: path.to_path_buf(),
         mode: files::mode(&meta),
+        exposed: files::acl_exposure(&file, &meta),
     })
 }
 

@@ -5,6 +5,10 @@
 //! keyring (keyutils, memory-only), the macOS Keychain and the Windows Credential Manager.
 //! Every call runs under a deadline so a keyring that does not answer cannot hang graphd, and
 //! keyring errors are re-described here because some of them carry the stored bytes.
+//!
+//! Windows: a generic credential (target `{account}.graphd`) persisted for this computer only
+//! (`CRED_PERSIST_LOCAL_MACHINE`), not the store crate's default `Enterprise`, which roams to
+//! other computers with the user's roaming profile: a daemon's secret stays where it runs.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -26,7 +30,7 @@ pub enum KeyringBackend {
     Keyutils,
     /// The macOS Keychain (macOS default; untested here)
     Keychain,
-    /// The Windows Credential Manager (Windows default; untested here)
+    /// The Windows Credential Manager (Windows default; tested under Wine)
     Windows,
 }
 
@@ -131,8 +135,9 @@ impl KeyringSlot {
         let (backend, account) = (self.backend, self.account.clone());
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let modifiers = store_modifiers(backend);
             let result = open_store(backend)
-                .and_then(|store| store.build(SERVICE, &account, None))
+                .and_then(|store| store.build(SERVICE, &account, modifiers.as_ref()))
                 .and_then(|entry| f(&entry))
                 .map_err(|e| KeyringError::from_keyring(backend, e));
             let _ = tx.send(result);
@@ -144,6 +149,14 @@ impl KeyringSlot {
             }),
         }
     }
+}
+
+/// What an entry is built with, beyond service and account: on Windows, a credential that does
+/// not roam (see the module docs). Other stores take no modifiers.
+fn store_modifiers(
+    backend: KeyringBackend,
+) -> Option<std::collections::HashMap<&'static str, &'static str>> {
+    (backend == KeyringBackend::Windows).then(|| [("persistence", "Local")].into())
 }
 
 fn open_store(backend: KeyringBackend) -> Result<Arc<CredentialStore>, KrError> {

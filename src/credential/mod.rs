@@ -7,11 +7,12 @@
 //! assembles a certificate credential, `signer` signs with its key, `assertion` and `proof`
 //! make the JWTs, `federated` reads a CI provider's token, `keyring` keeps a client secret in
 //! the OS keyring, `make` and `info` serve `graphd cert new|show`, `pkcs11` reaches keys that
-//! never leave a hardware token, `managed_identity` gets a token from the platform's identity
-//! endpoint (no stored credential). This module never sends HTTP to Entra or Graph and never
-//! caches; `token` does both. The one exception is `managed_identity`, which talks to its
-//! identity endpoint (and only to it) through its own client. A new credential kind is a new
-//! variant of `CredentialSource` and `Credential`, and a module here.
+//! never leave a hardware token, `winstore` signs with a key in a Windows certificate store
+//! (Windows only), `managed_identity` gets a token from the platform's identity endpoint (no
+//! stored credential). This module never sends HTTP to Entra or Graph and never caches; `token`
+//! does both. The one exception is `managed_identity`, which talks to its identity endpoint (and
+//! only to it) through its own client. A new credential kind is a new variant of
+//! `CredentialSource` and `Credential`, and a module here.
 
 pub mod assertion;
 pub mod certificate;
@@ -29,6 +30,8 @@ pub mod pkcs11;
 pub mod proof;
 pub mod signer;
 pub mod thumbprint;
+#[cfg(windows)]
+pub mod winstore;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -81,20 +84,30 @@ pub struct SecretFile {
     pub path: PathBuf,
     /// The permission bits, when already known (a parameters file read by `config`).
     pub mode: Option<u32>,
+    /// Windows: who else its ACL lets read it, when already known (a parameters file).
+    pub exposed: Option<String>,
     /// `--allow-insecure-key-file`.
     pub allow_insecure: bool,
 }
 
 impl SecretFile {
-    /// Like an unencrypted key file, a file holding a secret must not be open to others.
-    fn check(&self, mode: Option<u32>) -> Result<(), CredentialError> {
-        match mode.or(self.mode) {
-            Some(mode) if crate::files::open_to_others(mode) && !self.allow_insecure => {
+    /// Like an unencrypted key file, a file holding a secret must not be open to others: by
+    /// its mode bits (Unix) or its ACL (Windows), given here when just read, else as known.
+    fn check(&self, mode: Option<u32>, exposed: Option<&str>) -> Result<(), CredentialError> {
+        if self.allow_insecure {
+            return Ok(());
+        }
+        match (mode.or(self.mode), exposed.or(self.exposed.as_deref())) {
+            (Some(mode), _) if crate::files::open_to_others(mode) => {
                 Err(CredentialError::InsecureSecretFile {
                     path: self.path.clone(),
                     mode,
                 })
             }
+            (_, Some(who)) => Err(CredentialError::InsecureSecretFileAcl {
+                path: self.path.clone(),
+                who: who.to_string(),
+            }),
             _ => Ok(()),
         }
     }
@@ -118,6 +131,18 @@ impl CredentialSource {
             Self::SecretParams(_, f) => format!(
                 "client secret [redacted] from parameters file {} (plaintext in the file: consider `graphd secret set`)",
                 f.path.display()
+            ),
+            Self::Certificate(CertSource {
+                spec:
+                    CertSpec {
+                        store: Some(store),
+                        thumbprint: Some(tp),
+                        ..
+                    },
+                ..
+            }) => format!(
+                "certificate {} in the Windows store {store} (its key signs in the store)",
+                thumbprint::hex_upper(tp)
             ),
             Self::Certificate(CertSource { spec, .. }) => {
                 let key = spec.key.as_ref().map(KeyRef::describe);
@@ -195,7 +220,7 @@ impl Credential {
                 secret.expose().to_string(),
             ))),
             CredentialSource::SecretParams(secret, file) => {
-                file.check(None)?;
+                file.check(None, None)?;
                 Ok(Credential::Secret(ClientSecret::new(
                     secret.expose().to_string(),
                 )))
@@ -206,7 +231,7 @@ impl Credential {
             }
             CredentialSource::SecretFile(file) => {
                 let read = input::read_input(&file.path, &mut std::io::empty())?;
-                file.check(read.mode)?;
+                file.check(read.mode, read.exposed.as_deref())?;
                 let line = input::first_line(&read.bytes).ok_or(CredentialError::NotUtf8 {
                     what: input::SECRET.one,
                     from: file.path.display().to_string(),

@@ -1,5 +1,6 @@
 //! What signs with a certificate's private key: a key in memory (a file graphd read and
-//! checked), or a key that never leaves a PKCS#11 token. Nothing above this module needs to
+//! checked), a key that never leaves a PKCS#11 token, or (Windows) a key in a certificate store
+//! that signs through CNG and never leaves it (`winstore`). Nothing above this module needs to
 //! know which one signed.
 //!
 //! A signer signs a JWS signing input and answers the secret material the token cache keys
@@ -25,6 +26,9 @@ pub enum Signer {
     File(PrivateKeyDer),
     /// An RSA key on a PKCS#11 token: it signs there and is never read.
     Pkcs11(TokenKey),
+    /// Windows: a certificate store's key (`--cert-store`), signing through CNG.
+    #[cfg(windows)]
+    Store(Box<super::winstore::StoreSigner>),
 }
 
 impl std::fmt::Debug for Signer {
@@ -32,6 +36,8 @@ impl std::fmt::Debug for Signer {
         match self {
             Signer::File(_) => f.write_str("Signer::File([redacted])"),
             Signer::Pkcs11(k) => write!(f, "Signer::Pkcs11({})", k.describe()),
+            #[cfg(windows)]
+            Signer::Store(_) => f.write_str("Signer::Store(CNG key)"),
         }
     }
 }
@@ -56,6 +62,8 @@ impl Signer {
                 };
                 Ok(URL_SAFE_NO_PAD.encode(key.sign(message, scheme)?))
             }
+            #[cfg(windows)]
+            Signer::Store(s) => s.sign(message, alg),
         }
     }
 
@@ -71,6 +79,8 @@ impl Signer {
                 let message = format!("{CACHE_MESSAGE_PREFIX}{binding}");
                 Ok(Zeroizing::new(key.sign(message.as_bytes(), Scheme::Pkcs1)?))
             }
+            #[cfg(windows)]
+            Signer::Store(s) => s.cache_material(binding),
         }
     }
 }

@@ -64,7 +64,10 @@ impl crate::diagnostic::Diagnostic for OutputError {}
 
 impl From<io::Error> for OutputError {
     fn from(e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::BrokenPipe {
+        // Windows: ERROR_NO_DATA (232) is std's BrokenPipe; a pipe whose reader is gone can also
+        // answer ERROR_PIPE_NOT_CONNECTED (233), which std leaves uncategorized (Wine does).
+        let closed_pipe = cfg!(windows) && e.raw_os_error() == Some(233);
+        if e.kind() == io::ErrorKind::BrokenPipe || closed_pipe {
             OutputError::Closed
         } else {
             OutputError::Io(e)

@@ -235,8 +235,15 @@ fn cache_slot(request: &TokenRequest, credential: &Credential) -> Option<(TokenC
     if !request.cache {
         return None;
     }
-    let unavailable = |e: &dyn std::fmt::Display| {
-        warn!(target: "graphd::cache", "token cache unavailable ({e}); requesting a token without it");
+    // With its causes: "cannot use the directory X" alone does not say what to fix.
+    let unavailable = |e: &dyn std::error::Error| {
+        let mut why = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            why.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        warn!(target: "graphd::cache", "token cache unavailable ({why}); requesting a token without it");
     };
     let cache = match TokenCache::default_dir().and_then(TokenCache::open) {
         Ok(c) => c,

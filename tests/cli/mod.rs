@@ -18,3 +18,4 @@ mod refusals;
 mod settings;
 mod users;
 pub mod util;
+mod windows;

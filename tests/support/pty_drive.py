@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs a command on a pseudo-terminal and answers its prompts, like `expect`.
 
-Usage: PTY_ANSWERS='a\nb' pty_drive.py PROMPT [PROMPT...] -- COMMAND [ARGS...]
+Usage: PTY_ANSWERS='a\nb' [PTY_ENTER='\r'] pty_drive.py PROMPT [PROMPT...] -- COMMAND [ARGS...]
 Each answer is typed only once its prompt has appeared, so it arrives after the program
 has turned echo off. Everything the terminal showed is written to stdout; the exit code
 is the command's. Test support only (graphd's tests of its no-echo prompts).
@@ -15,7 +15,10 @@ import time
 sep = sys.argv.index("--")
 prompts = [p.encode() for p in sys.argv[1:sep]]
 command = sys.argv[sep + 1:]
-answers = [a.encode() + b"\n" for a in os.environ.pop("PTY_ANSWERS", "").split("\n")]
+# The key that ends an answer: "\n" for a Unix terminal; PTY_ENTER="\r" for a Windows console
+# program under Wine, whose console reads Enter as a carriage return.
+enter = os.environ.pop("PTY_ENTER", "\n").encode()
+answers = [a.encode() + enter for a in os.environ.pop("PTY_ANSWERS", "").split("\n")]
 
 pid, fd = pty.fork()
 if pid == 0:

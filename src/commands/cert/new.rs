@@ -83,12 +83,17 @@ fn in_files(args: &CertNewArgs, env: &dyn Env, lifetime: Duration) -> Result<(),
     }
     let info = CertInfo::of(&cert, 1, now).map_err(make::MakeError::from)?;
     let mut written = format!(
-        "Wrote:               {} (key, mode 0600), {}",
+        "Wrote:               {} (key, {}), {}",
         out_key.display(),
+        crate::files::PRIVATE_DESCRIPTION,
         args.out_cert.display()
     );
     if let Some(p) = &args.pfx {
-        written.push_str(&format!(", {} (mode 0600)", p.display()));
+        written.push_str(&format!(
+            ", {} ({})",
+            p.display(),
+            crate::files::PRIVATE_DESCRIPTION
+        ));
     }
     output::message(&format!(
         "{}\n{written}\nNext:                upload {} (never the key) to the app registration",

@@ -48,6 +48,7 @@ pub fn run(config: &Config, args: &CertRotateArgs) -> Result<(), Error> {
         key: Some(new_key.clone()),
         pkcs11_module: config.pkcs11_module.clone(),
         thumbprint: None,
+        store: None,
         alg: config.assertion_alg(),
         send_x5c: false,
         allow_insecure_key_file: false,

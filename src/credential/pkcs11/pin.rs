@@ -85,10 +85,18 @@ pub fn read(
     } else if let Some(path) = pin_file {
         let file = input::read_input(path, &mut std::io::empty())?;
         if !allow_insecure_file {
-            checks::private_mode(path, file.mode).map_err(|_| Pkcs11Error::InsecurePinFile {
-                path: path.to_path_buf(),
-                mode: file.mode.unwrap_or_default(),
-            })?;
+            // Mode bits name the PIN file as such; a Windows ACL finding keeps its own
+            // message (who else may read it) and its icacls hint.
+            checks::private_mode(path, file.mode, file.exposed.as_deref()).map_err(
+                |e| match e {
+                    CredentialError::InsecureKeyFile { .. } => Pkcs11Error::InsecurePinFile {
+                        path: path.to_path_buf(),
+                        mode: file.mode.unwrap_or_default(),
+                    }
+                    .into(),
+                    other => other,
+                },
+            )?;
         }
         let line = input::first_line(&file.bytes).ok_or(CredentialError::NotUtf8 {
             what: input::PIN.one,
