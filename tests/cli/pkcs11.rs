@@ -888,11 +888,21 @@ fn several_processes_share_the_token_at_once() {
     let s = start(2);
     let hsm = Hsm::new();
     with_app_key(&s, &hsm);
-    let children: Vec<_> = (0..4)
+    // Six processes, each with its own session and login, at once. SoftHSM's file store is not
+    // safe for that by itself (each login rewrites the token's file and another process
+    // reading it meanwhile fails: docs/keys-in-hardware.md); the shim makes each PKCS#11 call
+    // atomic across processes, as a real token is, so what is tested is graphd's side: no
+    // exclusive hold on the token, one login per process, nothing shared but the token.
+    let log = s.path("calls.log");
+    let serial = s.path("token.serial");
+    let children: Vec<_> = (0..6)
         .map(|_| {
             let mut cmd = s.std_graphd();
             cmd.env("SOFTHSM2_CONF", hsm.conf())
-                .env("GRAPHD_PKCS11_MODULE", SOFTHSM)
+                .env("GRAPHD_PKCS11_MODULE", fault_module())
+                .env("P11FAULT_MODULE", SOFTHSM)
+                .env("P11FAULT_LOG", &log)
+                .env("P11FAULT_SERIAL", &serial)
                 .env("GRAPHD_PKCS11_PIN", PIN)
                 .args(["users", "--no-token-cache", "--key", APP])
                 .stdout(std::process::Stdio::piped())
@@ -903,7 +913,53 @@ fn several_processes_share_the_token_at_once() {
     for c in children {
         ok(c.wait_with_output().unwrap());
     }
-    assert_eq!(s.token_requests(), 4);
+    assert_eq!(s.token_requests(), 6);
+    assert_eq!(calls(&log, "C_Login"), 6, "one login per process");
+    assert_eq!(calls(&log, "C_Initialize"), 6);
+}
+
+#[test]
+fn a_module_showing_no_token_for_a_moment_is_loaded_again() {
+    let s = start(1);
+    let hsm = Hsm::new();
+    with_app_key(&s, &hsm);
+    // The first initialization lists no slot (as SoftHSM does while another process writes the
+    // token's file); the second one finds the token and the run goes on.
+    let log = s.path("calls.log");
+    let mut cmd = s.graphd();
+    hsm.faulty(&mut cmd, "no-slots-once", &log)
+        .env("GRAPHD_PKCS11_PIN", PIN)
+        .args(["users", "-v", "--no-token-cache", "--key", APP]);
+    let out = ok(cmd.output().unwrap());
+    assert!(
+        stderr_of(&out).contains("shows no initialized token; loading it again (1 of 3)"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(calls(&log, "C_Initialize"), 2);
+    assert_eq!(calls(&log, "C_Login"), 1);
+    assert_eq!(s.token_requests(), 1);
+}
+
+#[test]
+fn a_module_that_never_shows_a_token_is_loaded_three_more_times_then_refused() {
+    let s = start(1);
+    let hsm = Hsm::new();
+    with_app_key(&s, &hsm);
+    let log = s.path("calls.log");
+    let mut cmd = s.graphd();
+    hsm.faulty(&mut cmd, "no-slots", &log)
+        .env("GRAPHD_PKCS11_PIN", PIN)
+        .args(["users", "--key", APP]);
+    let e = refused(
+        &s,
+        &cmd.output().unwrap(),
+        3,
+        "no token matches pkcs11:token=graphd",
+    );
+    assert!(e.contains("sees no initialized token"), "{e}");
+    assert_eq!(calls(&log, "C_Initialize"), 4);
+    assert_eq!(calls(&log, "C_Login"), 0);
 }
 
 #[test]

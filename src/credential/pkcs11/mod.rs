@@ -17,8 +17,10 @@ pub mod uri;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use openssl::x509::X509;
+use tracing::info;
 
 pub use error::{ObjectName, Pkcs11Error, TokenName};
 pub use key::{KeyFacts, Scheme, TokenKey};
@@ -39,11 +41,38 @@ pub struct Access<'a> {
     pub allow_insecure_pin_file: bool,
 }
 
+/// How many more times a module that shows no initialized token at all is loaded afresh, and
+/// the pause before each, before graphd says there is no token (at most 0.45 s in all).
+const EMPTY_MODULE_RELOADS: u32 = 3;
+const EMPTY_MODULE_PAUSE: Duration = Duration::from_millis(150);
+
 /// The token `uri` selects, with its session, not logged in.
+///
+/// A module graphd loaded itself that shows no initialized token at all is finalized and loaded
+/// again a few times first: SoftHSM's file store reads a token as absent to a process that
+/// starts while another process logs in to it (the login rewrites the token's file), and it
+/// reads its tokens only when initialized. A reader still coming up (pcscd) is helped too.
 pub fn open_token(uri: &Pkcs11Uri, access: Access<'_>) -> Result<Arc<TokenSession>, Pkcs11Error> {
     let path = module::resolve(uri, access.module)?;
-    let module = module::Module::load(&path)?;
-    TokenSession::open(&module, uri)
+    let mut reloads = 0;
+    loop {
+        let module = module::Module::load(&path)?;
+        match TokenSession::open(&module, uri) {
+            Err(Pkcs11Error::NoToken { seen, .. })
+                if seen.is_empty() && reloads < EMPTY_MODULE_RELOADS && module.reloadable() =>
+            {
+                reloads += 1;
+                info!(
+                    target: "graphd::credential",
+                    "{} shows no initialized token; loading it again ({reloads} of {EMPTY_MODULE_RELOADS})",
+                    path.display()
+                );
+                drop(module);
+                std::thread::sleep(EMPTY_MODULE_PAUSE);
+            }
+            r => return r,
+        }
+    }
 }
 
 /// The private key `uri` names, on its logged-in token, checked.

@@ -137,6 +137,14 @@ impl Module {
     }
 }
 
+impl Module {
+    /// Whether dropping this handle finalizes the module, so that loading it again makes it
+    /// read its tokens afresh: graphd initialized it and nothing else holds it.
+    pub(super) fn reloadable(self: &Arc<Self>) -> bool {
+        self.owned && Arc::strong_count(self) == 1
+    }
+}
+
 impl Drop for Module {
     fn drop(&mut self) {
         if self.owned {
