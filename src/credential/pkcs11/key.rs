@@ -476,12 +476,15 @@ impl TokenKey {
         if let Some(l) = &uri.object {
             named.push(Attribute::Label(l.as_bytes().to_vec()));
         }
+        // CK_ULONG is 64 bits on Linux and 32 on Windows, where this conversion is the identity.
+        #[allow(clippy::useless_conversion)]
+        let modulus_bits = Ulong::new(bits.into());
         let public = [
             vec![
                 Attribute::Token(true),
                 Attribute::Private(false),
                 Attribute::Verify(true),
-                Attribute::ModulusBits(Ulong::new(bits.into())),
+                Attribute::ModulusBits(modulus_bits),
                 Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
             ],
             named.clone(),
