@@ -2,6 +2,8 @@
 use super::*;
 use clap::CommandFactory;
 
+use crate::names;
+
 #[test]
 fn every_flag_names_its_env_var() {
     // Each flag either has a clap `env` or says in its help which variable stands for it

@@ -7,7 +7,8 @@ use super::*;
 use crate::cli::{ArgOrigin, Cli};
 use crate::credential::KeyringBackend;
 use crate::credential::managed_identity::Selector;
-use crate::names::{ENV_CERT_PASSWORD, ENV_CLIENT_SECRET};
+use crate::diagnostic::Diagnostic;
+use crate::names::{ENV_CERT_PASSWORD, ENV_CLIENT_SECRET, ENV_TOKEN_CACHE};
 
 const ENV_CERT_PATH: &str = names::CERT.env;
 const ENV_SEND_CHAIN: &str = names::SEND_X5C.env;
