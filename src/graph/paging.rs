@@ -224,23 +224,10 @@ impl NextLinkGuard {
 
     /// The URL to follow, if `link` may be followed.
     pub fn check(&mut self, link: &str) -> Result<Url, GraphError> {
-        if link.len() > MAX_NEXT_LINK_BYTES {
-            return Err(GraphError::NextLinkTooLong {
-                bytes: link.len(),
-                max: MAX_NEXT_LINK_BYTES,
-            });
-        }
-        let url = Url::parse(link).map_err(|_| GraphError::InvalidNextLink)?;
-        if url.scheme() != "https" {
-            return Err(GraphError::InvalidNextLink);
-        }
-        let found = origin(&url);
-        if found != self.origin || !url.username().is_empty() || url.password().is_some() {
-            return Err(GraphError::ForeignNextLink {
-                found,
-                expected: self.origin.clone(),
-            });
-        }
+        let url = self.on_origin(link, |found, expected| GraphError::ForeignNextLink {
+            found,
+            expected,
+        })?;
         if !self.seen.insert(self.hasher.hash_one(link)) {
             return Err(GraphError::RepeatedNextLink);
         }
@@ -251,6 +238,19 @@ impl NextLinkGuard {
     /// https on the same origin, no user info. It is not a link of this round, so it is not
     /// checked for repeats (a round without changes may end on the link it started from).
     pub fn check_delta_link(&self, link: &str) -> Result<Url, GraphError> {
+        self.on_origin(link, |found, expected| GraphError::ForeignDeltaLink {
+            found,
+            expected,
+        })
+    }
+
+    /// `link` as a URL if it is within the size cap, https, on the Graph origin and without
+    /// user info; `foreign(found, expected)` is the error for another origin.
+    fn on_origin(
+        &self,
+        link: &str,
+        foreign: fn(String, String) -> GraphError,
+    ) -> Result<Url, GraphError> {
         if link.len() > MAX_NEXT_LINK_BYTES {
             return Err(GraphError::NextLinkTooLong {
                 bytes: link.len(),
@@ -263,10 +263,7 @@ impl NextLinkGuard {
         }
         let found = origin(&url);
         if found != self.origin || !url.username().is_empty() || url.password().is_some() {
-            return Err(GraphError::ForeignDeltaLink {
-                found,
-                expected: self.origin.clone(),
-            });
+            return Err(foreign(found, self.origin.clone()));
         }
         Ok(url)
     }

@@ -75,19 +75,28 @@ pub fn open_token(uri: &Pkcs11Uri, access: Access<'_>) -> Result<Arc<TokenSessio
     }
 }
 
-/// The private key `uri` names, on its logged-in token, checked.
-pub fn open_key(
+/// The token `uri` selects, logged in (once per token per process).
+fn logged_in(
     uri: &Pkcs11Uri,
     access: Access<'_>,
     passwords: &mut Passwords<'_>,
-) -> Result<TokenKey, CredentialError> {
+) -> Result<Arc<TokenSession>, CredentialError> {
     let session = open_token(uri, access)?;
     session.login(
         passwords,
         uri.pin_source.as_deref(),
         access.allow_insecure_pin_file,
     )?;
-    TokenKey::find(session, uri)
+    Ok(session)
+}
+
+/// The private key `uri` names, on its logged-in token, checked.
+pub fn open_key(
+    uri: &Pkcs11Uri,
+    access: Access<'_>,
+    passwords: &mut Passwords<'_>,
+) -> Result<TokenKey, CredentialError> {
+    TokenKey::find(logged_in(uri, access, passwords)?, uri)
 }
 
 /// A new key pair of `bits` bits made inside the token `uri` selects (`cert new`).
@@ -97,13 +106,7 @@ pub fn generate_key(
     passwords: &mut Passwords<'_>,
     bits: u32,
 ) -> Result<TokenKey, CredentialError> {
-    let session = open_token(uri, access)?;
-    session.login(
-        passwords,
-        uri.pin_source.as_deref(),
-        access.allow_insecure_pin_file,
-    )?;
-    TokenKey::generate(session, uri, bits)
+    TokenKey::generate(logged_in(uri, access, passwords)?, uri, bits)
 }
 
 /// The certificate `uri` names on its token, read without logging in (`cert add pkcs11:...`).
