@@ -118,7 +118,7 @@ def ratio_row(label, a, b, limit, better_when_below=True):
     met = ratio <= limit if better_when_below else ratio >= limit
     w(
         f"| {label} | graphd {fmt_s(median(ra))}, {rb['tool']} {fmt_s(median(rb))}: graphd / other = {ratio:.3f}"
-        f" ({median(rb) / median(ra):.1f}× {'faster' if ratio < 1 else 'slower'}) | "
+        f" ({(1 / ratio if ratio < 1 else ratio):.1f}× {'faster' if ratio < 1 else 'slower'}) | "
         f"{'yes' if met else '**no**'} |"
     )
 
