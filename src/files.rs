@@ -47,16 +47,23 @@ pub const PRIVATE_DESCRIPTION: &str = if cfg!(windows) {
 };
 
 /// Creates `path` (which must not exist) with `bytes`, flushed to disk. On Windows a private
-/// file gets an ACL of its own (this user and SYSTEM) before any byte is written,
-/// rather than whatever its directory would pass on.
+/// file gets an ACL of its own (this user and SYSTEM) before any byte is written, rather than
+/// whatever its directory would pass on; it is created with no sharing and its ACL set through
+/// that handle, so no other process can open it in between.
 pub fn write_new(path: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
-    let mut f = options_for(access)
-        .write(true)
-        .create_new(true)
-        .open(path)?;
+    let mut o = options_for(access);
+    o.write(true).create_new(true);
     #[cfg(windows)]
     if access == Access::Private {
-        let restricted = graphd_win::acl::restrict_to_owner(path, false);
+        use std::os::windows::fs::OpenOptionsExt;
+        // GENERIC_WRITE | WRITE_DAC | READ_CONTROL (winnt.h): writing, and setting the ACL.
+        o.access_mode(0x4000_0000 | 0x0004_0000 | 0x0002_0000)
+            .share_mode(0);
+    }
+    let mut f = o.open(path)?;
+    #[cfg(windows)]
+    if access == Access::Private {
+        let restricted = graphd_win::acl::restrict_file_to_owner(&f, false);
         if let Err(e) = restricted {
             drop(f);
             let _ = fs::remove_file(path);
@@ -151,20 +158,54 @@ pub fn owned_by_me(meta: &fs::Metadata) -> bool {
 /// Replaces `path` with `bytes` atomically: a private temporary file beside it (create-new),
 /// fsync, rename. Readers see the old file or the new one, never a partial one.
 pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
-    let result = write_new(&tmp, bytes, Access::Private).and_then(|()| fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    Staged::write(path, bytes)?.commit()
+}
+
+/// A private file written and flushed beside its final place, not yet in it: [`Staged::commit`]
+/// renames it there; dropped uncommitted, it is removed. For a write that must come after
+/// another one and should not fail then (only the rename is left).
+#[derive(Debug)]
+pub struct Staged {
+    tmp: std::path::PathBuf,
+    path: std::path::PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    /// Writes `bytes` to a new private temporary file in `path`'s directory.
+    pub fn write(path: &Path, bytes: &[u8]) -> io::Result<Staged> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let staged = Staged {
+            tmp,
+            path: path.to_path_buf(),
+            committed: false,
+        };
+        write_new(&staged.tmp, bytes, Access::Private)?;
+        Ok(staged)
     }
-    result
+
+    /// Moves the file into its place (atomically replacing what was there).
+    pub fn commit(mut self) -> io::Result<()> {
+        fs::rename(&self.tmp, &self.path)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// Creates `dir` and its parents; `dir` itself ends up private (`0700` on Unix; on Windows an

@@ -16,6 +16,9 @@ use tracing::{info, warn};
 use crate::diagnostic::Diagnostic;
 use crate::http::{Http, Reply, SendError};
 
+/// The shortest wait between attempts while persisting past `--max-retries` (IMDS upgrading).
+const PERSIST_MIN_WAIT: Duration = Duration::from_secs(1);
+
 /// Retries after the first attempt (`--max-retries`): 5 attempts in all.
 pub const DEFAULT_MAX_RETRIES: u32 = 4;
 /// One attempt, connect to last body byte (`--timeout`).
@@ -254,11 +257,13 @@ pub fn send_with(
                 "backoff with jitter",
             ),
         };
-        // Persisting (IMDS upgrading) stops at the end of its window, not a backoff after it.
+        // Persisting (IMDS upgrading) waits at least PERSIST_MIN_WAIT between attempts (a
+        // `Retry-After: 0` must not make it a busy loop) and stops at the end of its window,
+        // not a backoff after it.
         let wait = match rules.persist {
-            Some((_, window)) if persisting && attempt > policy.max_retries => {
-                wait.min(window.saturating_sub(started.elapsed()))
-            }
+            Some((_, window)) if persisting && attempt > policy.max_retries => wait
+                .max(PERSIST_MIN_WAIT)
+                .min(window.saturating_sub(started.elapsed())),
             _ => wait,
         };
         if Instant::now() + wait >= policy.deadline {

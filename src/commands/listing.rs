@@ -171,6 +171,15 @@ impl DeltaSync {
                             }
                         },
                     )?;
+                    if let Err((found, expected)) = saved.binding.admits(&link) {
+                        return Err(DeltaError::Mismatch {
+                            path: state.to_owned(),
+                            field: "deltaLink path",
+                            saved: found,
+                            current: expected,
+                        }
+                        .into());
+                    }
                     if args.delta_from_now {
                         Start::FromNow
                     } else {
@@ -180,6 +189,7 @@ impl DeltaSync {
             }
         };
         if let Some(report) = &args.delta_report {
+            delta::check_report_dir(report)?;
             Report::remove_old(report)?;
         }
         Ok(DeltaSync {
@@ -248,13 +258,34 @@ impl DeltaSync {
         // Everything is on stdout; make it durable before the state moves past it.
         files::sync_stdout().map_err(|e| Error::Output(OutputError::from(e)))?;
         let now = time::rfc3339_of(SystemTime::now());
+        // The report is written before STATE moves and put in place right after: a report
+        // that cannot be written stops the run with STATE unchanged (the next run repeats
+        // the round) instead of leaving a delivered round without its report.
+        let report = match &self.report {
+            Some(path) => Some((
+                path,
+                Report {
+                    format: delta::REPORT_FORMAT.into(),
+                    round,
+                    cause,
+                    items: streamed.items,
+                    removed: streamed.removed,
+                    pages: streamed.pages,
+                    state: self.state.display().to_string(),
+                    finished_at: now.clone(),
+                    resync,
+                }
+                .stage(path)?,
+            )),
+            None => None,
+        };
         delta::save(
             &self.state,
             &State {
                 format: delta::STATE_FORMAT.into(),
                 binding: self.binding,
                 delta_link: link.to_string(),
-                saved_at: now.clone(),
+                saved_at: now,
                 round,
                 items: streamed.items,
                 removed: streamed.removed,
@@ -269,19 +300,10 @@ impl DeltaSync {
             streamed.pages,
             self.state.display()
         );
-        if let Some(path) = &self.report {
-            Report {
-                format: delta::REPORT_FORMAT.into(),
-                round,
-                cause,
-                items: streamed.items,
-                removed: streamed.removed,
-                pages: streamed.pages,
-                state: self.state.display().to_string(),
-                finished_at: now,
-                resync,
-            }
-            .save(path)?;
+        if let Some((path, staged)) = report {
+            staged
+                .commit()
+                .map_err(|e| DeltaError::Report(path.clone(), e))?;
         }
         Ok(())
     }
@@ -297,13 +319,39 @@ fn cause_text(cause: Cause) -> &'static str {
     }
 }
 
-/// Whether two paths name the same file (the same path, or the same existing file).
+/// Whether two paths name the same file, existing or not: the same path, or the same name in
+/// the same (canonical) directory (`s`, `./s` and `dir/../s` on a first run).
 fn same_file(a: &Path, b: &Path) -> bool {
     if a == b {
         return true;
     }
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
+    if let (Ok(x), Ok(y)) = (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        return x == y;
+    }
+    let place = |p: &Path| {
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Some((std::fs::canonicalize(dir).ok()?, p.file_name()?.to_owned()))
+    };
+    matches!((place(a), place(b)), (Some(x), Some(y)) if x == y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_file_sees_through_spellings_of_files_not_made_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert!(same_file(&d.join("s"), &d.join(".").join("s")));
+        std::fs::create_dir(d.join("sub")).unwrap();
+        assert!(same_file(&d.join("s"), &d.join("sub").join("..").join("s")));
+        assert!(!same_file(&d.join("s"), &d.join("t")));
+        assert!(!same_file(&d.join("s"), &d.join("sub").join("s")));
+        std::fs::write(d.join("s"), b"x").unwrap();
+        assert!(same_file(&d.join("s"), &d.join(".").join("s")));
     }
 }

@@ -332,9 +332,17 @@ impl Credential {
         match self {
             Credential::Secret(s) => Ok(Some(Zeroizing::new(s.expose().as_bytes().to_vec()))),
             Credential::Certificate(c) => {
-                let mut m = c.signer.cache_material(binding)?;
-                m.extend_from_slice(c.cert_der.as_deref().unwrap_or_default());
-                m.extend_from_slice(c.thumbprint_hex().as_bytes());
+                let key = c.signer.cache_material(binding)?;
+                let cert = c.cert_der.as_deref().unwrap_or_default();
+                let thumbprint = c.thumbprint_hex();
+                // Sized once, so that no copy of the key's bytes is left behind, unzeroed, by
+                // a reallocation.
+                let mut m = Zeroizing::new(Vec::with_capacity(
+                    key.len() + cert.len() + thumbprint.len(),
+                ));
+                m.extend_from_slice(&key);
+                m.extend_from_slice(cert);
+                m.extend_from_slice(thumbprint.as_bytes());
                 Ok(Some(m))
             }
             Credential::Federated(_)

@@ -79,8 +79,10 @@ impl Signer {
                 let message = format!("{CACHE_MESSAGE_PREFIX}{binding}");
                 Ok(Zeroizing::new(key.sign(message.as_bytes(), Scheme::Pkcs1)?))
             }
+            // The same domain separation as a token key: a store key never signs the bare
+            // binding (which could be a message something else asks it to sign).
             #[cfg(windows)]
-            Signer::Store(s) => s.cache_material(binding),
+            Signer::Store(s) => s.cache_material(&format!("{CACHE_MESSAGE_PREFIX}{binding}")),
         }
     }
 }

@@ -57,6 +57,25 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// Whether a saved deltaLink continues this binding's delta function: its path is
+    /// `/{api_version}/{resource}` (Graph may spell the function `delta()` or
+    /// `microsoft.graph.delta`), so an edited STATE cannot make a `users` round read `groups`.
+    /// `Err` holds the path found and the one expected.
+    pub fn admits(&self, link: &Url) -> Result<(), (String, String)> {
+        fn norm(path: &str) -> String {
+            path.trim_end_matches('/')
+                .to_ascii_lowercase()
+                .replace("microsoft.graph.delta", "delta")
+                .replace("delta()", "delta")
+        }
+        let expected = format!("/{}/{}", self.api_version, self.resource);
+        if norm(link.path()) == norm(&expected) {
+            Ok(())
+        } else {
+            Err((link.path().to_string(), expected))
+        }
+    }
+
     /// The first field in which `current` differs from this (the saved) binding: its name,
     /// the saved value and the current one, made safe for a terminal (the saved one comes from
     /// a file that may not be graphd's).
@@ -274,7 +293,15 @@ pub fn state_gone(e: &GraphError) -> Option<(u16, String)> {
 /// Reads a STATE file: `Ok(None)` when there is none (the first run), as long as the directory
 /// it will be written to exists (checked now, not after a round of 100,000 objects).
 pub fn load(path: &Path) -> Result<Option<State>, DeltaError> {
-    let file = match std::fs::File::open(path) {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        // A FIFO put in STATE's place must not block the open (it is refused below).
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = match options.open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return check_dir(path).map(|()| None),
         Err(e) => return Err(DeltaError::Read(path.to_owned(), e)),
@@ -308,6 +335,16 @@ pub fn load(path: &Path) -> Result<Option<State>, DeltaError> {
 
 /// Whether the directory a STATE file goes to exists.
 pub fn check_dir(path: &Path) -> Result<(), DeltaError> {
+    existing_dir(path).map_err(DeltaError::NoStateDir)
+}
+
+/// Whether the directory a `--delta-report` file goes to exists (checked before the round).
+pub fn check_report_dir(path: &Path) -> Result<(), DeltaError> {
+    existing_dir(path).map_err(DeltaError::NoReportDir)
+}
+
+/// `Err(dir)` when the directory `path` is in does not exist.
+fn existing_dir(path: &Path) -> Result<(), PathBuf> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -315,7 +352,7 @@ pub fn check_dir(path: &Path) -> Result<(), DeltaError> {
     if dir.is_dir() {
         Ok(())
     } else {
-        Err(DeltaError::NoStateDir(dir.to_owned()))
+        Err(dir.to_owned())
     }
 }
 
@@ -355,11 +392,12 @@ pub struct ResyncReason {
 }
 
 impl Report {
-    /// Writes the report atomically (mode 0600).
-    pub fn save(&self, path: &Path) -> Result<(), DeltaError> {
+    /// Writes the report beside `path` (mode 0600, flushed), for [`files::Staged::commit`] to
+    /// put in place once STATE is saved.
+    pub fn stage(&self, path: &Path) -> Result<files::Staged, DeltaError> {
         let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
         bytes.push(b'\n');
-        files::replace_private(path, &bytes).map_err(|e| DeltaError::Report(path.to_owned(), e))
+        files::Staged::write(path, &bytes).map_err(|e| DeltaError::Report(path.to_owned(), e))
     }
 
     /// Removes an earlier run's report, so that a report present after a run is this run's.
@@ -380,6 +418,8 @@ pub enum DeltaError {
     Read(PathBuf, #[source] io::Error),
     #[error("the directory of the delta state, {}, does not exist", .0.display())]
     NoStateDir(PathBuf),
+    #[error("the directory of the delta report, {}, does not exist", .0.display())]
+    NoReportDir(PathBuf),
     #[error("{} is not a graphd delta state file ({reason})", path.display())]
     Corrupt { path: PathBuf, reason: String },
     #[error("the delta state {} was made for {field} {saved}, not {current}", path.display())]
@@ -436,6 +476,7 @@ impl DeltaError {
             self,
             Self::Corrupt { .. }
                 | Self::NoStateDir(_)
+                | Self::NoReportDir(_)
                 | Self::Mismatch { .. }
                 | Self::ForeignLink { .. }
                 | Self::BadLink { .. }
@@ -459,7 +500,7 @@ impl Diagnostic for DeltaError {
                 "check the directory exists and that this user may write it (for systemd, StateDirectory=)".into()
             }
             Self::Report(..) => "check the report's directory exists and is writable".into(),
-            Self::NoStateDir(dir) => format!(
+            Self::NoStateDir(dir) | Self::NoReportDir(dir) => format!(
                 "create it first (mkdir -m 700 {}), or for systemd set StateDirectory=",
                 dir.display()
             ),

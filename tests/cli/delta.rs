@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use graphd_emulator::{Emulator, Fault, FaultKind, Options};
@@ -498,6 +498,8 @@ fn hostile_and_corrupt_state_files_are_refused_before_any_request() {
         link.replacen(&info.graph_url, &info.foreign_url, 1),
         link.replacen("https://", "http://", 1),
         link.replacen("https://", "https://user@", 1),
+        // On the Graph origin, but another delta function than the state is bound to.
+        link.replacen("/users/delta", "/groups/delta", 1),
     ] {
         hostile["delta_link"] = json!(bad);
         write_private(&state, hostile.to_string().as_bytes());
@@ -526,6 +528,22 @@ fn hostile_and_corrupt_state_files_are_refused_before_any_request() {
     let big = vec![b' '; 2 * 1024 * 1024];
     write_private(&state, &big);
     assert_eq!(users_delta(&s, &state, &[]).status.code(), Some(2));
+    // A FIFO in STATE's place neither blocks the run nor is read.
+    let fifo = state_path(&s, "fifo.state");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = users_delta(&s, &fifo, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("not a regular file"),
+        "{}",
+        stderr_of(&out)
+    );
     let log = s.emu.log();
     assert!(log.graph_requests.is_empty(), "{:?}", log.graph_requests);
     assert!(log.token_requests.is_empty(), "refused before a token");
@@ -534,6 +552,30 @@ fn hostile_and_corrupt_state_files_are_refused_before_any_request() {
     let out = users_delta(&s, &state, &["--delta-reset"]);
     ok(&out);
     assert_eq!(json_array(&out.stdout).len(), 10);
+}
+
+#[test]
+fn a_report_that_cannot_be_written_stops_the_run_before_anything_is_listed() {
+    let s = start(5);
+    let state = state_path(&s, "users.state");
+    let out = s
+        .graphd_secret()
+        .arg("users")
+        .arg("--delta")
+        .arg(&state)
+        .arg("--delta-report")
+        .arg(s.path("missing-dir").join("report.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let e = stderr_of(&out);
+    assert!(
+        e.contains("the directory of the delta report") && e.contains("hint: create it first"),
+        "{e}"
+    );
+    assert!(out.stdout.is_empty());
+    assert!(!state.exists(), "no state without a delivered round");
+    assert!(s.emu.log().graph_requests.is_empty());
 }
 
 #[test]

@@ -757,6 +757,16 @@ fn retries_of_an_unreliable_imds_are_bounded() {
     assert_eq!(code(&out), 5, "{}", stderr_of(&out));
     assert!(mi_log(&s).len() > 2, "persisted past --max-retries");
     assert!(t < Duration::from_secs(7), "{t:?}");
+    // The same with `Retry-After: 0`: at least a second between attempts, never a busy loop.
+    s.emu.clear_log();
+    s.emu.clear_mi_faults();
+    s.emu
+        .add_mi_fault(MiFault::always(MiFaultKind::GoneRetryAfter { secs: 0 }));
+    let (out, t) = timed(&["--max-retries", "1", "--deadline", "4"]);
+    assert_eq!(code(&out), 5, "{}", stderr_of(&out));
+    let asked = mi_log(&s).len();
+    assert!((3..=7).contains(&asked), "{asked} requests in {t:?}");
+    assert!(t < Duration::from_secs(7), "{t:?}");
     s.emu.clear_mi_faults();
 }
 

@@ -145,7 +145,7 @@ pub fn exposing_sids(dacl: Option<&[Ace]>, me: &str) -> Vec<String> {
 }
 
 #[cfg(windows)]
-pub use imp::{of_file, of_path, restrict_to_owner};
+pub use imp::{of_file, of_path, restrict_file_to_owner, restrict_to_owner};
 
 #[cfg(windows)]
 mod imp {
@@ -327,11 +327,14 @@ mod imp {
                 // SAFETY: `psid` points to the ACE's SID, inside the live ACL.
                 let sid = unsafe { ffi::sid_text(psid) }?;
                 (ace.Mask, Some(sid), psid)
-            } else {
+            } else if header.AceSize >= 8 {
                 // SAFETY: every ACE layout puts a DWORD mask right after the 4-byte header,
-                // and an ACE is at least 8 bytes.
+                // and AceSize says this ACE holds those 8 bytes.
                 let mask = unsafe { ((raw as *const u8).add(4) as *const u32).read_unaligned() };
                 (mask, None, ptr::null_mut())
+            } else {
+                // Too short to hold a mask: grants nothing graphd can read.
+                (0, None, ptr::null_mut())
             };
             out.push((
                 Ace {
@@ -352,6 +355,18 @@ mod imp {
     /// to what is created inside it. Administrators are left out: they can take any file, but
     /// need not read this one.
     pub fn restrict_to_owner(path: &Path, inherit: bool) -> io::Result<()> {
+        // Set through a handle (opened by std with WRITE_DAC, not following a reparse point):
+        // the object itself, not whatever the name points at a moment later.
+        let file = std::fs::OpenOptions::new()
+            .access_mode(WRITE_DAC | READ_CONTROL)
+            .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
+            .open(path)?;
+        restrict_file_to_owner(&file, inherit)
+    }
+
+    /// [`restrict_to_owner`] on a file already open with `WRITE_DAC`: for a file just created
+    /// with no sharing, so that no other handle can be opened on it before its ACL is set.
+    pub fn restrict_file_to_owner(file: &std::fs::File, inherit: bool) -> io::Result<()> {
         let me = ffi::current_user_sid()?;
         let system = Sid::well_known(windows_sys::Win32::Security::WinLocalSystemSid)?;
         let sids = [&me, &system];
@@ -389,12 +404,6 @@ mod imp {
                 return Err(io::Error::last_os_error());
             }
         }
-        // Set through a handle (opened by std with WRITE_DAC, not following a reparse point):
-        // the object itself, not whatever the name points at a moment later.
-        let file = std::fs::OpenOptions::new()
-            .access_mode(WRITE_DAC | READ_CONTROL)
-            .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
-            .open(path)?;
         // The descriptor itself is marked SE_DACL_PROTECTED (what makes a DACL protected at
         // the NT level; SetSecurityInfo's PROTECTED_DACL flag only sets it, and Wine's does
         // not, merging the parent's inheritable entries in).
@@ -411,7 +420,8 @@ mod imp {
         if !ok {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: the handle is open (borrowed from `file`) with WRITE_DAC, and `psd` a valid
+        // SAFETY: the handle is open (borrowed from `file`; callers open it with WRITE_DAC, and
+        // a handle without it makes the call fail, not misbehave), and `psd` a valid
         // descriptor whose DACL lives in `buf`, all alive for the call; Windows copies what it
         // needs and keeps no pointer.
         let ok = unsafe {

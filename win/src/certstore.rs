@@ -115,6 +115,8 @@ pub const NTE_SILENT_CONTEXT: u32 = 0x8009_0022;
 /// `NTE_BAD_KEYSET` / `NTE_NO_KEY`: the key container is gone or not readable by this account.
 pub const NTE_BAD_KEYSET: u32 = 0x8009_0016;
 pub const NTE_NO_KEY: u32 = 0x8009_000D;
+/// `NTE_INVALID_HANDLE`: a key handle graphd could not own.
+pub const NTE_INVALID_HANDLE: u32 = 0x8009_0026;
 /// `CRYPT_E_NO_KEY_PROPERTY`: the certificate is not linked to a private key.
 pub const CRYPT_E_NO_KEY_PROPERTY: u32 = 0x8009_200B;
 /// `E_ACCESSDENIED` / `ERROR_ACCESS_DENIED`.
@@ -346,10 +348,18 @@ mod imp {
                 }
                 return Err(Error::NotCng { spec });
             }
+            if owned == 0 {
+                // A handle the certificate's context owns would die with that context when
+                // this function returns. Without CRYPT_ACQUIRE_CACHE_FLAG Windows hands out
+                // only handles the caller owns; anything else is refused, never kept.
+                return Err(Error::NoPrivateKey {
+                    code: super::NTE_INVALID_HANDLE,
+                });
+            }
             Ok(StoreKey {
                 cert_der,
                 key,
-                owned: owned != 0,
+                owned: true,
             })
         }
 

@@ -14,6 +14,8 @@ use std::sync::Mutex;
 pub enum MiFaultKind {
     /// `410 Gone`: IMDS is being upgraded (the docs: available again within 70 s).
     Gone,
+    /// `410 Gone` with `Retry-After: secs` (0 says "now", which must not make a client spin).
+    GoneRetryAfter { secs: u64 },
     /// `404 Not Found`: IMDS is being updated (retry with backoff).
     NotFound,
     /// `429 Too Many Requests`, with `Retry-After: n` when `Some(n)`.
@@ -35,6 +37,7 @@ impl MiFaultKind {
     pub fn name(&self) -> &'static str {
         match self {
             MiFaultKind::Gone => "gone_410",
+            MiFaultKind::GoneRetryAfter { .. } => "gone_410_retry_after",
             MiFaultKind::NotFound => "not_found_404",
             MiFaultKind::Throttle { .. } => "throttle_429",
             MiFaultKind::ServerError => "server_error_500",
@@ -138,7 +141,7 @@ impl Faults {
 /// The answer a fault gives in place of the endpoint's, for those that replace it.
 pub(super) fn response(source: MiSource, kind: &MiFaultKind) -> Option<(Response, &'static str)> {
     let (status, code, message) = match kind {
-        MiFaultKind::Gone => (
+        MiFaultKind::Gone | MiFaultKind::GoneRetryAfter { .. } => (
             StatusCode::GONE,
             "service_unavailable",
             "IMDS is being upgraded. Retry after a while (up to 70 seconds).",
@@ -167,7 +170,8 @@ pub(super) fn response(source: MiSource, kind: &MiFaultKind) -> Option<(Response
     let mut r = error_response(source, status, code, message);
     if let MiFaultKind::Throttle {
         retry_after_secs: Some(secs),
-    } = kind
+    }
+    | MiFaultKind::GoneRetryAfter { secs } = kind
     {
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(*secs));

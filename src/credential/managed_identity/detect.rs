@@ -65,13 +65,13 @@ impl Platform {
         }
     }
 
-    /// The endpoint as given (a URL, never a secret).
+    /// The endpoint as given, any user info in it redacted (such a URL is refused later).
     pub fn endpoint(&self) -> String {
         match self {
             Platform::AppService { endpoint, .. }
             | Platform::ServiceFabric { endpoint, .. }
             | Platform::Arc { endpoint }
-            | Platform::CloudShell { endpoint } => endpoint.clone(),
+            | Platform::CloudShell { endpoint } => super::error::shown_endpoint(endpoint, 500),
             Platform::AzureMl => "-".into(),
             Platform::Imds { authority } => {
                 format!("{}{IMDS_TOKEN_PATH}", authority.trim_end_matches('/'))

@@ -266,6 +266,22 @@ impl Diagnostic for ManagedIdentityError {
 
 /// Text from an endpoint (or a path it named) made safe to print: control characters dropped,
 /// at most `max` characters, one line.
+/// An endpoint value as it may be shown: any user info (`user:password@`) in its authority
+/// replaced by `[redacted]@`, then [`printable`]. The value may not even parse as a URL.
+pub fn shown_endpoint(value: &str, max: usize) -> String {
+    let redacted = match value.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://[redacted]{}", &rest[at..]),
+                None => value.to_string(),
+            }
+        }
+        None => value.to_string(),
+    };
+    printable(&redacted, max)
+}
+
 pub fn printable(text: &str, max: usize) -> String {
     let mut out: String = text
         .chars()
@@ -283,6 +299,19 @@ pub fn printable(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_endpoint_never_shows_user_info() {
+        assert_eq!(
+            shown_endpoint("http://user:s3cret@127.0.0.1:40342/token?x=a@b", 200),
+            "http://[redacted]@127.0.0.1:40342/token?x=a@b"
+        );
+        assert_eq!(
+            shown_endpoint("http://127.0.0.1/a@b", 200),
+            "http://127.0.0.1/a@b"
+        );
+        assert!(!shown_endpoint("https://:pw@[::1", 200).contains("pw"));
+    }
 
     #[test]
     fn printable_strips_terminal_controls_and_bounds() {

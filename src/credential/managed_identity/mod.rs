@@ -37,7 +37,7 @@ pub use detect::{
 pub use error::ManagedIdentityError;
 pub use response::MiToken;
 
-use self::error::printable;
+use self::error::{printable, shown_endpoint};
 use super::thumbprint::parse_thumbprint;
 use crate::http::{self, Http, IDENTITY_ANSWER_TIMEOUT, IdentityTls, Reply, SendError};
 use crate::names::{
@@ -199,7 +199,7 @@ impl fmt::Debug for ManagedIdentity {
 fn endpoint_url(var: &'static str, value: &str) -> Result<Url, ManagedIdentityError> {
     let bad = |why| ManagedIdentityError::BadEndpoint {
         var,
-        value: printable(value, 200),
+        value: shown_endpoint(value, 200),
         why,
     };
     let url = Url::parse(value).map_err(|_| bad("not a URL"))?;
@@ -215,7 +215,7 @@ fn endpoint_url(var: &'static str, value: &str) -> Result<Url, ManagedIdentityEr
     if url.scheme() == "http" && !http::is_local(&url) {
         return Err(ManagedIdentityError::NotLocal {
             var,
-            url: printable(value, 200),
+            url: shown_endpoint(value, 200),
         });
     }
     Ok(url)

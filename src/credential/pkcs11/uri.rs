@@ -80,7 +80,9 @@ pub struct Pkcs11Uri {
 pub enum UriError {
     #[error("it does not start with pkcs11:")]
     NotPkcs11,
-    #[error("the attribute '{0}' has no '='")]
+    /// The attribute's name when it looks like one ('token'), else its position: text that is
+    /// no name may be a mistyped `pin-value` (`pin-value%3D1234`) and is never echoed.
+    #[error("attribute {0} has no '='")]
     NoEquals(String),
     #[error("'{0}' is not a PKCS#11 URI attribute graphd knows")]
     Unknown(String),
@@ -196,10 +198,8 @@ impl Pkcs11Uri {
             None => (rest, None),
         };
         let mut u = Pkcs11Uri::default();
-        for attr in path.split(';').filter(|a| !a.is_empty()) {
-            let (name, value) = attr
-                .split_once('=')
-                .ok_or_else(|| UriError::NoEquals(attr.chars().take(32).collect()))?;
+        for (i, attr) in path.split(';').filter(|a| !a.is_empty()).enumerate() {
+            let (name, value) = attr.split_once('=').ok_or_else(|| no_equals(attr, i))?;
             match name {
                 "token" => set(&mut u.token, name, text(name, value)?)?,
                 "manufacturer" => set(&mut u.manufacturer, name, text(name, value)?)?,
@@ -249,14 +249,13 @@ impl Pkcs11Uri {
                 n => return Err(UriError::Unknown(n.chars().take(32).collect())),
             }
         }
-        for attr in query
+        for (i, attr) in query
             .unwrap_or_default()
             .split('&')
             .filter(|a| !a.is_empty())
+            .enumerate()
         {
-            let (name, value) = attr
-                .split_once('=')
-                .ok_or_else(|| UriError::NoEquals(attr.chars().take(32).collect()))?;
+            let (name, value) = attr.split_once('=').ok_or_else(|| no_equals(attr, i))?;
             match name {
                 // Refused before its value is even decoded: it must not travel further.
                 "pin-value" => return Err(UriError::PinValue),
@@ -375,6 +374,18 @@ fn encode_path(p: &str) -> String {
         .join("/")
 }
 
+/// [`UriError::NoEquals`] for the `index`th attribute (from 0) `attr`.
+fn no_equals(attr: &str, index: usize) -> UriError {
+    if !attr.is_empty()
+        && attr.len() <= 32
+        && attr.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+    {
+        UriError::NoEquals(format!("'{attr}'"))
+    } else {
+        UriError::NoEquals(format!("number {}", index + 1))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,7 +444,11 @@ mod tests {
         assert!(e.hint().contains("GRAPHD_PKCS11_PIN") && e.hint().contains("--pin-stdin"));
         for (uri, want) in [
             ("file.pem", UriError::NotPkcs11),
-            ("pkcs11:token", UriError::NoEquals("token".into())),
+            ("pkcs11:token", UriError::NoEquals("'token'".into())),
+            (
+                "pkcs11:token=a;pin-value%3D123456",
+                UriError::NoEquals("number 2".into()),
+            ),
             ("pkcs11:tokn=a", UriError::Unknown("tokn".into())),
             ("pkcs11:token=a;token=b", UriError::Twice("token".into())),
             ("pkcs11:id=%0", UriError::BadPercent("id".into())),

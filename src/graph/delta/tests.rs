@@ -201,3 +201,18 @@ proptest! {
         let _ = State::parse(&bytes);
     }
 }
+
+#[test]
+fn a_delta_link_must_continue_the_bound_function() {
+    let b = binding();
+    let ok = |l: &str| b.admits(&Url::parse(l).unwrap());
+    assert!(ok("https://graph.example/v1.0/users/delta?$deltatoken=abc").is_ok());
+    assert!(ok("https://graph.example/v1.0/users/delta()?$deltatoken=abc").is_ok());
+    assert!(ok("https://graph.example/v1.0/Users/microsoft.graph.delta?$deltatoken=a").is_ok());
+    assert_eq!(
+        ok("https://graph.example/v1.0/groups/delta?$deltatoken=abc"),
+        Err(("/v1.0/groups/delta".into(), "/v1.0/users/delta".into()))
+    );
+    assert!(ok("https://graph.example/beta/users/delta?$deltatoken=abc").is_err());
+    assert!(ok("https://graph.example/v1.0/users?$deltatoken=abc").is_err());
+}
