@@ -23,13 +23,15 @@ use std::path::Path;
 use openssl::x509::X509;
 
 use crate::cli::{CertCommand, GlobalArgs};
-use crate::config::{Config, ConfigError, Env};
+use crate::config::{self, Config, ConfigError, Env};
 use crate::credential::certificate::CertificateCredential;
 use crate::credential::pkcs11::{self, Pkcs11Uri};
 use crate::credential::{CredentialError, PasswordSource, Passwords, decode, input};
 use crate::error::Error;
 use crate::graph::{Graph, Target};
 use crate::http::Http;
+use crate::names::ENV_PKCS11_PIN;
+use crate::secret::Pin;
 use crate::token::provider::Tokens;
 
 /// Runs one `graphd cert` subcommand.
@@ -106,6 +108,25 @@ impl<'a> Session<'a> {
             .certificate()
             .map(CertificateCredential::thumbprint_hex)
     }
+}
+
+/// Runs `f` on a token with what reaching its key takes from the flags and the environment:
+/// the module (`--pkcs11-module`) and the PIN (`--pin-stdin`, `GRAPHD_PKCS11_PIN`, else the
+/// URI's `pin-source` or a prompt), for commands that read no configuration (`new`, `show`).
+fn with_token_access<T>(
+    global: &GlobalArgs,
+    env: &dyn Env,
+    f: impl FnOnce(pkcs11::Access, &mut Passwords) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let pin = config::pin_source(env.var(ENV_PKCS11_PIN).map(Pin::new), global.pin_stdin);
+    let terminal = io::stdin().is_terminal();
+    let mut stdin = io::stdin().lock();
+    let mut passwords = Passwords::new(PasswordSource::Prompt, &mut stdin, terminal).with_pin(pin);
+    let access = pkcs11::Access {
+        module: global.pkcs11_module.as_deref(),
+        allow_insecure_pin_file: global.allow_insecure_key_file,
+    };
+    f(access, &mut passwords)
 }
 
 /// The certificates of a file: PEM, DER or PKCS#12, its password (if it needs one) from

@@ -12,16 +12,16 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::{CertNewArgs, GlobalArgs};
-use crate::config::{self, ConfigError, Env};
+use crate::config::{ConfigError, Env};
 use crate::credential::info::CertInfo;
 use crate::credential::input::{self, LineSource};
 use crate::credential::pkcs11::{self, Pkcs11Uri, uri::encode_id};
-use crate::credential::{CredentialError, KeyRef, PasswordSource, Passwords, make};
+use crate::credential::{CredentialError, KeyRef, make};
 use crate::error::Error;
 use crate::files::Access;
-use crate::names::{self, ENV_CERT_PASSWORD, ENV_PKCS11_PIN};
+use crate::names::{self, ENV_CERT_PASSWORD};
 use crate::output;
-use crate::secret::{CertPassword, Pin};
+use crate::secret::CertPassword;
 
 pub fn run(args: &CertNewArgs, global: &GlobalArgs, env: &dyn Env) -> Result<(), Error> {
     // Only a token key matters here: a key file named by --key / GRAPHD_KEY for other commands
@@ -122,16 +122,10 @@ fn on_token(
     }
     make::refuse_existing(&[args.out_cert.as_path()])?;
     let name = make::parse_subject(&args.subject)?;
-    let pin = config::pin_source(env.var(ENV_PKCS11_PIN).map(Pin::new), global.pin_stdin);
-    let terminal = io::stdin().is_terminal();
-    let mut stdin = io::stdin().lock();
-    let mut passwords = Passwords::new(PasswordSource::Prompt, &mut stdin, terminal).with_pin(pin);
-    let access = pkcs11::Access {
-        module: global.pkcs11_module.as_deref(),
-        allow_insecure_pin_file: global.allow_insecure_key_file,
-    };
+    let key = super::with_token_access(global, env, |access, passwords| {
+        Ok(pkcs11::generate_key(uri, access, passwords, args.key_size)?)
+    })?;
     let now = SystemTime::now();
-    let key = pkcs11::generate_key(uri, access, &mut passwords, args.key_size)?;
     let cert = make::token_self_signed(&key, &name, &args.subject, lifetime, now)?;
     make::write_new(
         &args.out_cert,

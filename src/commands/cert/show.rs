@@ -4,20 +4,19 @@
 //! and whether the private key can leave the token (this logs in: private-key attributes are
 //! private objects).
 
-use std::io::{self, IsTerminal};
 use std::path::Path;
 use std::time::SystemTime;
 
 use crate::cli::{CertShowArgs, GlobalArgs};
 use crate::config::{self, ConfigError, Env};
+use crate::credential::CredentialError;
 use crate::credential::info::{CertInfo, TokenKeyInfo};
 use crate::credential::make::MakeError;
 use crate::credential::pkcs11::{self, Pkcs11Uri};
-use crate::credential::{CredentialError, PasswordSource, Passwords};
 use crate::error::Error;
-use crate::names::{self, ENV_CERT_PASSWORD, ENV_PKCS11_PIN};
+use crate::names::{self, ENV_CERT_PASSWORD};
 use crate::output;
-use crate::secret::{CertPassword, Pin};
+use crate::secret::CertPassword;
 
 pub fn run(args: &CertShowArgs, global: &GlobalArgs, env: &dyn Env) -> Result<(), Error> {
     if let Some(uri) = args.path.to_str().filter(|s| Pkcs11Uri::is_uri(s)) {
@@ -55,15 +54,9 @@ fn on_token(
         from: "cert show".into(),
         source,
     })?;
-    let pin = config::pin_source(env.var(ENV_PKCS11_PIN).map(Pin::new), global.pin_stdin);
-    let terminal = io::stdin().is_terminal();
-    let mut stdin = io::stdin().lock();
-    let mut passwords = Passwords::new(PasswordSource::Prompt, &mut stdin, terminal).with_pin(pin);
-    let access = pkcs11::Access {
-        module: global.pkcs11_module.as_deref(),
-        allow_insecure_pin_file: global.allow_insecure_key_file,
-    };
-    let key = pkcs11::open_key(&uri, access, &mut passwords)?;
+    let key = super::with_token_access(global, env, |access, passwords| {
+        Ok(pkcs11::open_key(&uri, access, passwords)?)
+    })?;
     let cert = key.certificate().map_err(CredentialError::from)?;
     let now = SystemTime::now();
     let info = TokenKeyInfo::of(&key, cert.as_deref(), now).map_err(MakeError::from)?;
