@@ -17,3 +17,14 @@ pub trait Diagnostic: std::error::Error {
         Vec::new()
     }
 }
+
+/// Why a body or file is not the JSON it should be, by position only: serde_json's own message
+/// can quote the input, which may be a token, a secret or a hostile server's escape sequences.
+pub fn json_position(e: &serde_json::Error) -> String {
+    format!(
+        "{:?} error at line {} column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    )
+}

@@ -223,7 +223,8 @@ impl State {
         struct Head {
             format: Option<String>,
         }
-        let head: Head = serde_json::from_slice(bytes).map_err(|e| json_reason(&e))?;
+        let head: Head =
+            serde_json::from_slice(bytes).map_err(|e| crate::diagnostic::json_position(&e))?;
         match head.format.as_deref() {
             Some(STATE_FORMAT) => {}
             Some(f) if f.starts_with("graphd-delta-state/") => {
@@ -231,7 +232,7 @@ impl State {
             }
             _ => return Err("no \"format\": \"graphd-delta-state/1\"".into()),
         }
-        serde_json::from_slice(bytes).map_err(|e| json_reason(&e))
+        serde_json::from_slice(bytes).map_err(|e| crate::diagnostic::json_position(&e))
     }
 
     /// The file's bytes: pretty JSON and a newline.
@@ -240,15 +241,6 @@ impl State {
         v.push(b'\n');
         v
     }
-}
-
-fn json_reason(e: &serde_json::Error) -> String {
-    format!(
-        "{:?} error at line {} column {}",
-        e.classify(),
-        e.line(),
-        e.column()
-    )
 }
 
 /// The deltaLink of a STATE file, if graphd may send its token there: https, on the Graph

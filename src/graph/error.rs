@@ -259,12 +259,7 @@ fn ids_with(reply: &Reply, inner: Option<InnerError>) -> Box<RequestIds> {
 /// A reply's body that should have been JSON but is not.
 pub(super) fn bad_json(reply: &Reply, e: &serde_json::Error) -> GraphError {
     GraphError::BadPage {
-        reason: format!(
-            "{:?} error at line {} column {}",
-            e.classify(),
-            e.line(),
-            e.column()
-        ),
+        reason: crate::diagnostic::json_position(e),
         ids: ids(reply),
     }
 }

@@ -71,12 +71,7 @@ pub fn parse_counted_page(body: &[u8]) -> Result<(Page, Option<u64>), String> {
         if looks_html {
             "not JSON but HTML".to_string()
         } else {
-            format!(
-                "{:?} error at line {} column {}",
-                e.classify(),
-                e.line(),
-                e.column()
-            )
+            crate::diagnostic::json_position(&e)
         }
     })?;
     if let Some(i) = page.value.iter().position(|v| !v.is_object()) {

@@ -373,12 +373,7 @@ pub fn parse_token_response(body: &[u8], requested_at: SystemTime) -> Result<Tok
     let response: TokenResponse =
         serde_json::from_slice(body).map_err(|e| TokenError::BadResponse {
             // Line and column only: serde_json's message can quote the input, which is the token.
-            reason: format!(
-                "{:?} error at line {} column {}",
-                e.classify(),
-                e.line(),
-                e.column()
-            ),
+            reason: crate::diagnostic::json_position(&e),
         })?;
     if !response.token_type.eq_ignore_ascii_case("bearer") {
         return Err(TokenError::BadResponse {

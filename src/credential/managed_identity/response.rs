@@ -58,14 +58,8 @@ impl Number {
 /// Parses a 200 answer requested at `requested_at`. `expires_on` is preferred (it is what
 /// every source sends, and what `graphd token` prints); `expires_in` is used without it.
 pub fn parse_token(body: &[u8], requested_at: SystemTime) -> Result<MiToken, String> {
-    let wire: Success = serde_json::from_slice(body).map_err(|e| {
-        format!(
-            "{:?} error at line {} column {}",
-            e.classify(),
-            e.line(),
-            e.column()
-        )
-    })?;
+    let wire: Success =
+        serde_json::from_slice(body).map_err(|e| crate::diagnostic::json_position(&e))?;
     if wire.access_token.expose().is_empty() {
         return Err("access_token is empty".into());
     }
