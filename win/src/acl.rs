@@ -183,53 +183,55 @@ mod imp {
     /// The exposure of an open file (its handle needs `READ_CONTROL`, which reading implies).
     pub fn of_file(file: &File) -> io::Result<Exposure> {
         let handle = file.as_raw_handle() as HANDLE;
-        let mut owner: PSID = ptr::null_mut();
-        let mut dacl: *mut ACL = ptr::null_mut();
-        let mut sd: PSECURITY_DESCRIPTOR = ptr::null_mut();
-        // SAFETY: `handle` is a valid open handle borrowed from `file` for the call; the out
-        // pointers are valid for writes; on success `sd` is a LocalAlloc'd descriptor that
-        // `owner` and `dacl` point into, owned by the `LocalBox` below.
-        let rc = unsafe {
-            GetSecurityInfo(
-                handle,
-                SE_FILE_OBJECT,
-                OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                &mut owner,
-                ptr::null_mut(),
-                &mut dacl,
-                ptr::null_mut(),
-                &mut sd,
-            )
-        };
-        if rc != ERROR_SUCCESS {
-            return Err(io::Error::from_raw_os_error(rc as i32));
-        }
-        let _sd = LocalBox(sd);
-        // SAFETY: `owner` and `dacl` point into the descriptor `_sd` owns, alive until the
-        // end of this function.
-        unsafe { exposure(owner, dacl) }
+        read_descriptor(|owner, dacl, sd| {
+            // SAFETY: `handle` is a valid open handle borrowed from `file` for the call; the
+            // out pointers are valid for writes.
+            unsafe {
+                GetSecurityInfo(
+                    handle,
+                    SE_FILE_OBJECT,
+                    OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                    owner,
+                    ptr::null_mut(),
+                    dacl,
+                    ptr::null_mut(),
+                    sd,
+                )
+            }
+        })
     }
 
     /// The exposure of the file or directory at `path` (following links, as opening would).
     pub fn of_path(path: &Path) -> io::Result<Exposure> {
         let wide = ffi::wide_path(path)?;
+        read_descriptor(|owner, dacl, sd| {
+            // SAFETY: `wide` is a NUL-terminated UTF-16 path alive for the call; the out
+            // pointers are valid for writes.
+            unsafe {
+                GetNamedSecurityInfoW(
+                    wide.as_ptr(),
+                    SE_FILE_OBJECT,
+                    OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                    owner,
+                    ptr::null_mut(),
+                    dacl,
+                    ptr::null_mut(),
+                    sd,
+                )
+            }
+        })
+    }
+
+    /// Runs `get`, a `Get*SecurityInfo` call asking for the owner and the DACL, and reads
+    /// them. On success `get` leaves a LocalAlloc'd descriptor in `sd` that `owner` and `dacl`
+    /// point into; it is freed here, after reading.
+    fn read_descriptor(
+        get: impl FnOnce(&mut PSID, &mut *mut ACL, &mut PSECURITY_DESCRIPTOR) -> u32,
+    ) -> io::Result<Exposure> {
         let mut owner: PSID = ptr::null_mut();
         let mut dacl: *mut ACL = ptr::null_mut();
         let mut sd: PSECURITY_DESCRIPTOR = ptr::null_mut();
-        // SAFETY: `wide` is a NUL-terminated UTF-16 path alive for the call; the out pointers
-        // are valid for writes; on success `sd` owns what `owner` and `dacl` point into.
-        let rc = unsafe {
-            GetNamedSecurityInfoW(
-                wide.as_ptr(),
-                SE_FILE_OBJECT,
-                OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                &mut owner,
-                ptr::null_mut(),
-                &mut dacl,
-                ptr::null_mut(),
-                &mut sd,
-            )
-        };
+        let rc = get(&mut owner, &mut dacl, &mut sd);
         if rc != ERROR_SUCCESS {
             return Err(io::Error::from_raw_os_error(rc as i32));
         }
