@@ -172,6 +172,17 @@ fn fault_module() -> &'static Path {
     })
 }
 
+/// The module was finalized as often as it was initialized: graphd leaves no token session
+/// open, whether the run succeeded or failed.
+fn assert_finalized(log: &Path) {
+    assert_eq!(
+        calls(log, "C_Finalize"),
+        calls(log, "C_Initialize"),
+        "every C_Initialize has its C_Finalize"
+    );
+    assert!(calls(log, "C_Initialize") > 0, "the module was loaded");
+}
+
 /// Lines of the fault module's call log that are `call`.
 fn calls(log: &Path, call: &str) -> usize {
     std::fs::read_to_string(log)
@@ -305,6 +316,7 @@ fn warm_run_signs_once_on_the_token_and_sends_no_token_request() {
         (1, 2),
         "one login, two signatures when cold"
     );
+    assert_finalized(&log);
     std::fs::remove_file(&log).unwrap();
     let out = run();
     assert_eq!(json_array(&out.stdout).len(), 2);
@@ -314,6 +326,7 @@ fn warm_run_signs_once_on_the_token_and_sends_no_token_request() {
         (1, 1),
         "warm: one login, one signature (the cache key)"
     );
+    assert_finalized(&log);
     // The same certificate with its key as a file derives another cache key: the cached token
     // is reachable only through the token's signature.
     ok(s.graphd_cert().arg("users").output().unwrap());
@@ -643,6 +656,7 @@ fn a_wrong_pin_is_tried_once_and_said_so() {
     assert!(!e.contains("0000-wrong"), "{e}");
     assert_eq!(calls(&log, "C_Login"), 1, "the PIN was tried exactly once");
     assert_eq!(calls(&log, "C_Sign"), 0);
+    assert_finalized(&log);
 }
 
 #[test]
@@ -689,6 +703,7 @@ fn a_token_removed_during_the_run_stops_it_before_anything_is_sent() {
         e.contains("CKR_DEVICE_REMOVED") && e.contains("reinsert"),
         "{e}"
     );
+    assert_finalized(&log);
 }
 
 #[test]

@@ -3,8 +3,8 @@
  * inject the faults a software token cannot produce, for graphd's CLI tests (tests/cli/pkcs11.rs
  * builds it with the C compiler and loads it with --pkcs11-module). Never shipped.
  *
- *   P11FAULT_LOG=FILE   append one line per C_Initialize, per C_Login and per signing C_Sign
- *                       (not the size query)
+ *   P11FAULT_LOG=FILE   append one line per C_Initialize, per C_Finalize, per C_Login and per
+ *                       signing C_Sign (not the size query)
  *   P11FAULT=...        comma-separated faults:
  *     pin-locked        the token reports CKF_USER_PIN_LOCKED and C_Login answers CKR_PIN_LOCKED
  *     login-locked      only C_Login answers CKR_PIN_LOCKED (a token that says so late)
@@ -79,6 +79,7 @@ static CK_RV shim_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PT
 }
 
 static CK_RV shim_Finalize(CK_VOID_PTR reserved) {
+    log_call("C_Finalize");
     if (fault("no-slots-once")) hide_slots = 0;
     return real->C_Finalize(reserved);
 }
