@@ -1032,24 +1032,29 @@ fn the_parameters_file_a_profile_and_p11_kit_proxy() {
     ]);
     ok(cmd.output().unwrap());
     // No module named: p11-kit's proxy, which offers SoftHSM's tokens (Debian registers it).
-    let proxy = Path::new("/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so");
-    let mut sent = 2;
-    if proxy.exists() && Path::new("/usr/share/p11-kit/modules/softhsm2.module").exists() {
-        sent += 1;
-        let mut cmd = s.graphd();
-        cmd.env("SOFTHSM2_CONF", hsm.conf())
-            .env("GRAPHD_PKCS11_PIN", PIN)
-            // Keep other registered modules (a TPM without a TPM) quiet.
-            .env("TSS2_LOG", "all+NONE")
-            .args(["users", "--no-token-cache", "-v", "--key", APP]);
-        let out = ok(cmd.output().unwrap());
+    // scripts/test.sh installs both (p11-kit-modules, softhsm2): no silent skip.
+    for part in [
+        "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so",
+        "/usr/share/p11-kit/modules/softhsm2.module",
+    ] {
         assert!(
-            stderr_of(&out).contains("p11-kit-proxy.so"),
-            "{}",
-            stderr_of(&out)
+            Path::new(part).exists(),
+            "{part} is missing: install p11-kit-modules and softhsm2 (scripts/test.sh does)"
         );
     }
-    assert_eq!(s.token_requests(), sent);
+    let mut cmd = s.graphd();
+    cmd.env("SOFTHSM2_CONF", hsm.conf())
+        .env("GRAPHD_PKCS11_PIN", PIN)
+        // Keep other registered modules (a TPM without a TPM) quiet.
+        .env("TSS2_LOG", "all+NONE")
+        .args(["users", "--no-token-cache", "-v", "--key", APP]);
+    let out = ok(cmd.output().unwrap());
+    assert!(
+        stderr_of(&out).contains("p11-kit-proxy.so"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(s.token_requests(), 3);
 }
 
 const TPM2_PKCS11: &str = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so";
