@@ -70,5 +70,11 @@ version="$("$GRAPHD_WINE" "$GRAPHD_WINDOWS_EXE" --version 2>&1)" ||
 log "prefix ready in $((SECONDS - started)) s; $version runs under Wine"
 
 log "cargo test --test tests cli::windows -- --ignored (graphd.exe under Wine against the emulator)"
-cargo test --locked --test tests cli::windows -- --ignored --test-threads=2
-log "Windows suite passed"
+# Every Windows test must have run: a filter that stopped matching would otherwise pass with 0.
+expected="$(grep -c '^#\[ignore = "needs graphd.exe under Wine' tests/cli/windows.rs)"
+results="$(mktemp)"
+cargo test --locked --test tests cli::windows -- --ignored --test-threads=2 2>&1 | tee "$results"
+grep -q "test result: ok. $expected passed" "$results" ||
+  die "expected $expected Windows tests to pass, saw: $(grep 'test result' "$results")"
+rm -f "$results"
+log "Windows suite passed ($expected tests)"
