@@ -432,6 +432,24 @@ fn a_state_for_anything_else_is_a_usage_error_naming_the_difference() {
             vec!["--select", "id,displayName", "--filter", "id eq 'x'"],
             "--filter (none), not id eq 'x'",
         ),
+        (
+            vec![
+                "--select",
+                "id,displayName",
+                "--client-id",
+                "00000000-0000-0000-0000-0000000000c1",
+            ],
+            "client id",
+        ),
+        (
+            vec![
+                "--select",
+                "id,displayName",
+                "--authority-host",
+                "https://login.other.example",
+            ],
+            "authority host",
+        ),
     ] {
         let out = users_delta(&s, &state, &args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
@@ -452,18 +470,29 @@ fn a_state_for_anything_else_is_a_usage_error_naming_the_difference() {
         "the same binding: {}",
         stderr_of(&out)
     );
-    let out = s
-        .graphd_secret()
-        .args(["get", "/beta/users/delta?$select=id,displayName", "--delta"])
-        .arg(&state)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr_of(&out).contains("API version v1.0, not beta"),
-        "{}",
-        stderr_of(&out)
-    );
+    for (path, difference) in [
+        (
+            "/beta/users/delta?$select=id,displayName",
+            "API version v1.0, not beta",
+        ),
+        (
+            "/groups/delta?$select=id,displayName",
+            "resource users/delta, not groups/delta",
+        ),
+    ] {
+        let out = s
+            .graphd_secret()
+            .args(["get", path, "--delta"])
+            .arg(&state)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        assert!(
+            stderr_of(&out).contains(difference),
+            "{path}: {}",
+            stderr_of(&out)
+        );
+    }
     let saved = std::fs::read(&state).unwrap_or(saved);
     assert_eq!(
         graph_requests(&s),
