@@ -168,6 +168,24 @@ fn imds_selectors_name_user_assigned_identities() {
             r.selector.as_deref(),
             Some(format!("{sent}={value}").as_str())
         );
+        // The env form of each selector: GRAPHD_MANAGED_IDENTITY_CLIENT_ID, ..._OBJECT_ID, ...
+        s.emu.clear_log();
+        let var = format!(
+            "GRAPHD_{}",
+            flag.trim_start_matches("--")
+                .replace('-', "_")
+                .to_uppercase()
+        );
+        ok(on(&s, Src::Imds)
+            .env(&var, value)
+            .args(["users", "--managed-identity"])
+            .output()
+            .unwrap());
+        assert_eq!(
+            mi_log(&s)[0].selector.as_deref(),
+            Some(format!("{sent}={value}").as_str()),
+            "{var}"
+        );
         assert_eq!(r.identity.as_deref(), Some("user1"), "{flag}");
     }
     // With --managed-identity and no selector, AZURE_CLIENT_ID names the identity ...
@@ -448,6 +466,33 @@ fn federated_managed_identity_end_to_end() {
         .unwrap());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["tenant"], info.tenant_id.as_str());
+    // `user` and `get --all` as the app, switched on by the environment alone.
+    let id = s.ids()[1].clone();
+    let federated = |args: &[&str]| {
+        let mut cmd = s.graphd();
+        platform_env(&mut cmd, &info, Src::Imds);
+        s.emu.clear_log();
+        let out = ok(cmd
+            .env("GRAPHD_FEDERATED_MANAGED_IDENTITY", "1")
+            .args(args)
+            .output()
+            .unwrap());
+        let log = s.emu.log();
+        assert_eq!(
+            log.token_requests
+                .iter()
+                .map(|t| (t.auth.as_str(), t.status))
+                .collect::<Vec<_>>(),
+            [("federated_managed_identity", 200)],
+            "{args:?}"
+        );
+        out
+    };
+    let out = federated(&["user", &id]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["id"], id.as_str());
+    let out = federated(&["get", "/users?$top=1", "--all", "-o", "jsonl"]);
+    assert_eq!(json_lines(&out.stdout).len(), 3);
 }
 
 #[test]
@@ -906,7 +951,7 @@ struct ArcDir;
 
 impl ArcDir {
     /// The directory, created if missing; `None` when this user may not create it (a developer
-    /// not running as root: the test says it skipped; CI runs as root and never skips).
+    /// not running as root: the test says it skipped; with `CI` set it fails instead).
     #[allow(clippy::print_stderr)]
     fn hold() -> Option<ArcDir> {
         let mut g = ARC_USERS.lock().unwrap_or_else(|p| p.into_inner());
@@ -919,6 +964,11 @@ impl ArcDir {
             match std::fs::create_dir_all(ARC_DIR) {
                 Ok(()) => g.1 = missing,
                 Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    // Never in CI, where a skip would hide the Arc file rules' only tests.
+                    assert!(
+                        std::env::var_os("CI").is_none(),
+                        "cannot create {ARC_DIR} in CI: run the tests as root"
+                    );
                     eprintln!("skipped: cannot create {ARC_DIR} (not root)");
                     return None;
                 }
