@@ -366,6 +366,69 @@ mod tests {
         );
     }
 
+    /// A loopback server answering every request with `410 Gone` and `Retry-After: 0`;
+    /// returns its URL and how many requests it has answered.
+    fn always_gone() -> (url::Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = url::Url::parse(&format!("http://{}/t", listener.local_addr().unwrap())).unwrap();
+        let count = std::sync::Arc::new(AtomicUsize::new(0));
+        let answered = count.clone();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                answered.fetch_add(1, Ordering::SeqCst);
+                let _ = conn.write_all(
+                    b"HTTP/1.1 410 Gone\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        (url, count)
+    }
+
+    /// A persisting failure (IMDS upgrading) is retried past --max-retries until its window
+    /// ends, and then given up even though --deadline is still far: the window, not the
+    /// deadline, bounds it.
+    #[test]
+    fn persisting_stops_at_the_end_of_its_window_before_the_deadline() {
+        let (url, count) = always_gone();
+        let http = Http::identity_endpoint(None, crate::http::IdentityTls::Roots).unwrap();
+        let window = Duration::from_millis(2500);
+        let persist = |r: &Reply| r.status == 410;
+        let rules = Rules {
+            also_retry: &|r: &Reply| (r.status == 410).then(|| "HTTP 410".to_string()),
+            persist: Some((&persist, window)),
+            retry_silence: false,
+        };
+        let policy = RetryPolicy::new(
+            0,
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+            Instant::now(),
+        );
+        let started = Instant::now();
+        let reply = send_with(
+            &http,
+            &policy,
+            "test",
+            &|| http.client().get(url.clone()),
+            &rules,
+        )
+        .expect("the last 410 comes back as a reply");
+        let took = started.elapsed();
+        assert_eq!(reply.status, 410);
+        let asked = count.load(std::sync::atomic::Ordering::SeqCst);
+        // Retry-After: 0 still waits PERSIST_MIN_WAIT (1 s) between attempts: 3 or 4 in 2.5 s.
+        assert!((2..=4).contains(&asked), "{asked} requests in {took:?}");
+        assert!(
+            took >= window && took < Duration::from_secs(10),
+            "stopped at the window's end, not the 60 s deadline: {took:?}"
+        );
+    }
+
     proptest! {
         #[test]
         fn backoff_is_within_its_window(retry in 0u32..100, unit in 0.0f64..1.0, max_ms in 0u64..200_000) {

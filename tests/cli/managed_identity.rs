@@ -787,6 +787,20 @@ fn retries_of_an_unreliable_imds_are_bounded() {
     );
     assert_eq!(mi_log(&s).len(), 2);
     assert!(t < Duration::from_secs(10), "{t:?}");
+    // A 404 for ever (another cloud's metadata service) is bounded the same way, not by
+    // the 70 s upgrade window that only 410 gets.
+    s.emu.clear_log();
+    s.emu.clear_mi_faults();
+    s.emu.add_mi_fault(MiFault::always(MiFaultKind::NotFound));
+    let (out, t) = timed(&["--max-retries", "1"]);
+    assert_eq!(code(&out), 5, "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("after 2 attempts"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(mi_log(&s).len(), 2);
+    assert!(t < Duration::from_secs(10), "{t:?}");
     // Upgrading for ever: 410 is waited out past --max-retries, but never past --deadline.
     s.emu.clear_log();
     s.emu.clear_mi_faults();
