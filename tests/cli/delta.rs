@@ -749,6 +749,62 @@ fn retries_throttling_and_token_renewal_mid_round_deliver_each_change_once() {
     assert_eq!(report(&state)["items"], 45);
 }
 
+/// Retry-After is obeyed within a change round, and --deadline bounds one as it bounds
+/// `users`: the run stops in time, exit 5, and STATE keeps the previous deltaLink.
+#[test]
+fn retry_after_and_the_deadline_hold_in_a_change_round() {
+    let s = start_with(30, 10);
+    let state = state_path(&s, "users.state");
+    ok(&users_delta(&s, &state, &["-o", "jsonl"]));
+    s.emu.touch_users(25);
+    s.emu.set_fault(
+        Fault::once(FaultKind::Throttle {
+            retry_after_secs: 1,
+        })
+        .after(1),
+    );
+    let started = Instant::now();
+    let out = users_delta(&s, &state, &["-o", "jsonl"]);
+    ok(&out);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was waited out"
+    );
+    assert!(
+        s.emu.log().graph_requests.iter().any(|r| r.status == 429),
+        "throttled"
+    );
+    assert_eq!(json_lines(&out.stdout).len(), 25);
+    let saved = std::fs::read(&state).unwrap();
+
+    s.emu.touch_users(25);
+    s.emu
+        .set_fault(Fault::always(FaultKind::Stall { secs: 60 }).after(1));
+    let started = Instant::now();
+    let out = users_delta(
+        &s,
+        &state,
+        &["-o", "jsonl", "--timeout", "30", "--deadline", "3"],
+    );
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("--deadline"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        saved,
+        "STATE still holds the previous deltaLink"
+    );
+    s.emu.clear_faults();
+    let out = users_delta(&s, &state, &["-o", "jsonl"]);
+    ok(&out);
+    assert_eq!(json_lines(&out.stdout).len(), 25, "the round is repeated");
+}
+
 #[test]
 fn state_is_private_and_holds_no_secret() {
     let s = start_with(15, 200);
