@@ -376,8 +376,9 @@ fn service_fabric_trusts_exactly_its_thumbprint() {
 #[test]
 fn cloud_shell_is_delegated_and_says_so() {
     let s = start_with(2, None);
-    let out = ok(mi(&s, Src::CloudShell, &["users", "-v"]));
+    let out = ok(mi(&s, Src::CloudShell, &["users", "-vvv"]));
     assert_eq!(json_array(&out.stdout).len(), 2);
+    assert_mi_clean(&s, &out);
     let e = stderr_of(&out);
     assert!(
         e.contains("signed-in user's") && e.contains("delegated"),
