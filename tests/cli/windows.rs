@@ -647,6 +647,38 @@ fn certificate_store_as_far_as_wine_goes() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
+
+    // The machine's store opens the same way: found there (then Wine's CryptoAPI handle, as
+    // above), and a thumbprint not there is named with the store's PowerShell path.
+    let out = wine(&fixture)
+        .args(["import", "LocalMachine\\My", &win(&pfx)])
+        .env("WIN_TEST_PFX_PASSWORD", "store-password")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = graphd(&s)
+        .args([
+            "users",
+            "--cert-store",
+            "LocalMachine\\My",
+            "--thumbprint",
+            &tp,
+        ])
+        .output()
+        .unwrap();
+    fails(out, 3, "legacy CryptoAPI provider");
+    let out = graphd(&s)
+        .args(["users", "--cert-store", "LocalMachine\\My", "--thumbprint"])
+        .arg("00".repeat(20))
+        .output()
+        .unwrap();
+    let err = fails(out, 3, "no certificate with thumbprint 0000");
+    assert!(err.contains("Cert:\\LocalMachine\\My"), "{err}");
+    let out = wine(&fixture)
+        .args(["delete", "LocalMachine\\My", &tp])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
 }
 
 /// A `BCRYPT_RSAPRIVATE_BLOB`: the header, then exponent, modulus and primes, big-endian.
