@@ -476,11 +476,35 @@ fn credential_manager_holds_the_secret() {
         String::from_utf8_lossy(&out.stdout)
     );
     run_ok(graphd(&s).args(["secret", "status"]));
+    // Read back from the Credential Manager itself, not through graphd: one generic entry
+    // holding the secret, persisted for this computer only.
+    let fixture = env_path("GRAPHD_WINDOWS_FIXTURE");
+    let stored = |s: &Setup| {
+        let out = wine(&fixture)
+            .args(["creds", ".graphd"])
+            .env("WIN_TEST_SECRET", &s.emu.info().client_secret)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let entries = stored(&s);
+    let lines: Vec<&str> = entries.lines().collect();
+    assert_eq!(lines.len(), 1, "{entries}");
+    assert!(
+        lines[0].ends_with(".graphd persist=local_machine secret=yes"),
+        "{entries}"
+    );
     let out = run_ok(graphd(&s).args(["users", "-o", "jsonl", "-v", "--no-token-cache"]));
     assert_eq!(json_lines(&out.stdout).len(), 3);
     assert!(stderr_of(&out).contains("stored in the windows keyring"));
     assert_eq!(last_token_request(&s).auth, "client_secret");
     run_ok(graphd(&s).args(["secret", "delete"]));
+    assert_eq!(
+        stored(&s),
+        "none",
+        "the entry is gone from the Credential Manager"
+    );
     let out = graphd(&s).args(["secret", "status"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let out = graphd(&s).arg("users").output().unwrap();
