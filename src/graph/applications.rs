@@ -192,8 +192,32 @@ mod tests {
             serde_json::json!({"keyCredential":{"type":"AsymmetricX509Cert","usage":"Verify","key":"QUJD"},
                 "passwordCredential":null,"proof":"eyJ.proof.sig"})
         );
-        let cap = body.capacity();
-        assert!(body.len() <= cap, "never regrown past its reservation");
+        assert_eq!(
+            body.capacity(),
+            proof.expose().len() + 4 + 256,
+            "never regrown past its reservation"
+        );
+        // A real certificate (kilobytes of base64) fits the reservation its caller makes.
+        let key = "Q".repeat(4000);
+        let body = secret_body(
+            &AddKey {
+                key_credential: NewKey {
+                    kind: "AsymmetricX509Cert",
+                    usage: "Verify",
+                    key: &key,
+                },
+                password_credential: None,
+                proof: proof.expose(),
+            },
+            &proof,
+            key.len(),
+        );
+        assert!(body.len() > key.len());
+        assert_eq!(
+            body.capacity(),
+            proof.expose().len() + key.len() + 256,
+            "never regrown past its reservation"
+        );
         let body = secret_body(
             &RemoveKey {
                 key_id: "k",
