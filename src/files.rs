@@ -410,6 +410,15 @@ mod tests {
         assert_eq!(mode(&fs::metadata(&f).unwrap()), Some(0o600));
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no temp file left");
         assert!(open_to_others(0o640) && !open_to_others(0o600));
+        // An existing directory others may enter is made private, not trusted as it is.
+        let open = dir.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+        create_private_dir(&open).unwrap();
+        assert_eq!(
+            fs::metadata(&open).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 
     #[test]

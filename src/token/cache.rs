@@ -265,7 +265,8 @@ impl TokenCache {
                 return None;
             }
         };
-        let until = deadline.min(Instant::now() + LOCK_WAIT);
+        let started = Instant::now();
+        let until = deadline.min(started + LOCK_WAIT);
         loop {
             match file.try_lock() {
                 Ok(()) => return Some(file),
@@ -273,7 +274,7 @@ impl TokenCache {
                     std::thread::sleep(Duration::from_millis(25));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    warn!(target: "graphd::cache", "another process has held the token cache's lock for {} s; going on without the cache", LOCK_WAIT.as_secs());
+                    warn!(target: "graphd::cache", "another process has held the token cache's lock for {:.1} s; going on without the cache", started.elapsed().as_secs_f64());
                     return None;
                 }
                 Err(fs::TryLockError::Error(e)) => {

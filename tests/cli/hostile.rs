@@ -171,10 +171,37 @@ fn a_held_lock_is_waited_for_a_bounded_time() {
         .open(cache_file(&s, "lock"))
         .unwrap();
     lock.lock().unwrap();
+    let started = std::time::Instant::now();
     let out = users_within(&s, 20);
     let e = stderr_of(&out);
-    assert!(e.contains("held the token cache's lock"), "{e}");
+    assert!(e.contains("held the token cache's lock for 5."), "{e}");
     assert!(e.contains("going on without the cache"), "{e}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(5));
+    // Within --deadline: a shorter deadline cuts the wait short and the run fails in time.
+    let started = std::time::Instant::now();
+    let out = s
+        .graphd_secret()
+        .args(["users", "--deadline", "2"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let e = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(5), "{e}");
+    let waited: f64 = e
+        .split("held the token cache's lock for ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("how long it waited: {e}"));
+    assert!(
+        waited < 2.5,
+        "waited {waited} s, within the 2 s deadline: {e}"
+    );
+    assert!(e.contains("--deadline"), "{e}");
+    assert!(
+        took < std::time::Duration::from_millis(4500),
+        "not the full 5 s lock wait: {took:?}"
+    );
     drop(lock);
 }
 
