@@ -373,6 +373,11 @@ fn secret_set_prompts_twice_without_echo() {
         shown.contains("the two secrets typed do not match"),
         "{shown}"
     );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a mismatch is a usage error: {shown}"
+    );
     ok_users(&ss, &s);
 }
 
