@@ -729,6 +729,176 @@ fn a_token_without_pss_names_the_mechanism_and_rs256_works() {
     assert_eq!(s.emu.log().token_requests[0].alg.as_deref(), Some("RS256"));
 }
 
+/// A token that only signs a digest made by the caller (CKM_RSA_PKCS_PSS, CKM_RSA_PKCS with
+/// the DigestInfo prefix), as many smart cards: Entra (the emulator) accepts both algorithms,
+/// and the cache key's PKCS#1 signature is the same bytes, so the cache still finds its entry.
+#[test]
+fn a_token_that_signs_only_digests_made_here() {
+    let s = start(2);
+    let hsm = Hsm::new();
+    with_app_key(&s, &hsm);
+    // A cold run through the mechanisms that hash on the token fills the cache.
+    ok(users(&s, &hsm, APP).output().unwrap());
+    assert_eq!(s.token_requests(), 1);
+    let log = s.path("calls.log");
+    let run = |extra: &[&str]| {
+        let mut cmd = s.graphd();
+        hsm.faulty(&mut cmd, "raw-only", &log)
+            .env("GRAPHD_PKCS11_PIN", PIN)
+            .args(["users", "--key", APP])
+            .args(extra);
+        ok(cmd.output().unwrap())
+    };
+    // Warm: the cache key is derived from the raw mechanism's signature, the same bytes.
+    run(&[]);
+    assert_eq!(s.token_requests(), 1, "the cached token was found");
+    assert_eq!(
+        calls(&log, "mechanism 0x1"),
+        1,
+        "CKM_RSA_PKCS for the cache key"
+    );
+    assert_eq!(calls(&log, "mechanism 0x40"), 0);
+    std::fs::remove_file(&log).unwrap();
+    for (alg, mechanism, header) in [
+        ("ps256", "mechanism 0xd", "x5t#S256"),
+        ("rs256", "mechanism 0x1", "x5t"),
+    ] {
+        run(&["--no-token-cache", "--assertion-alg", alg]);
+        let r = s.emu.log().token_requests.last().cloned().unwrap();
+        assert_eq!(
+            (r.status, r.alg.as_deref(), r.thumbprint_header.as_deref()),
+            (200, Some(alg.to_uppercase().as_str()), Some(header)),
+            "{alg}"
+        );
+        assert!(calls(&log, mechanism) >= 1, "{alg} through {mechanism}");
+        assert_eq!(
+            calls(&log, "mechanism 0x43") + calls(&log, "mechanism 0x40"),
+            0,
+            "nothing hashed on the token"
+        );
+    }
+}
+
+/// The other ways to name a token key: by serial or slot-id, the URI in `GRAPHD_KEY`, the
+/// module by `--pkcs11-module`; and every reading command with it (`user`, `get --all`, CSV).
+#[test]
+fn every_way_to_name_a_token_key_and_every_command() {
+    let s = start(3);
+    let hsm = Hsm::new();
+    with_app_key(&s, &hsm);
+    let listing =
+        String::from_utf8_lossy(&hsm.run("pkcs11-tool", &["--module", SOFTHSM, "-L"]).stdout)
+            .into_owned();
+    let slot_hex = listing
+        .lines()
+        .find_map(|l| l.split("SoftHSM slot ID 0x").nth(1))
+        .unwrap_or_else(|| panic!("a slot in {listing}"));
+    let slot = u64::from_str_radix(slot_hex.trim(), 16).unwrap();
+    let serial = listing
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("serial num"))
+        .and_then(|rest| rest.split(':').nth(1))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("a serial in {listing}"));
+    let base = || {
+        let mut cmd = s.graphd();
+        cmd.env("SOFTHSM2_CONF", hsm.conf())
+            .env("GRAPHD_PKCS11_PIN", PIN);
+        cmd
+    };
+    for uri in [
+        format!("pkcs11:serial={serial};object=app"),
+        format!("pkcs11:slot-id={slot};object=app"),
+    ] {
+        let out = ok(base()
+            .args([
+                "users",
+                "--no-token-cache",
+                "--pkcs11-module",
+                SOFTHSM,
+                "--key",
+                &uri,
+            ])
+            .output()
+            .unwrap());
+        assert_eq!(json_array(&out.stdout).len(), 3, "{uri}");
+    }
+    // A serial that is no token's: refused, listing what is there, nothing sent.
+    let tokens = s.token_requests();
+    let out = base()
+        .args(["users", "--pkcs11-module", SOFTHSM, "--key"])
+        .arg("pkcs11:serial=0000000000000000;object=app")
+        .output()
+        .unwrap();
+    assert_eq!(s.token_requests(), tokens);
+    let e = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(3), "{e}");
+    assert!(e.starts_with("error: no token"), "{e}");
+    assert!(e.contains(&serial), "the tokens seen are listed: {e}");
+    // GRAPHD_KEY holding the URI; user, get --all and -o csv with it.
+    let with_env = |args: &[&str]| {
+        ok(base()
+            .env("GRAPHD_PKCS11_MODULE", SOFTHSM)
+            .env("GRAPHD_KEY", APP)
+            .args(args)
+            .output()
+            .unwrap())
+    };
+    let id = s.ids()[1].clone();
+    let out = with_env(&["user", &id]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["id"], id.as_str());
+    let out = with_env(&["get", "/users?$top=1", "--all", "-o", "jsonl"]);
+    assert_eq!(json_lines(&out.stdout).len(), 3);
+    let out = with_env(&["users", "-o", "csv", "--select", "id,displayName"]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.starts_with("id,displayName"), "{csv}");
+    assert_eq!(
+        s.token_requests(),
+        tokens + 1,
+        "one token, cached for the others"
+    );
+}
+
+/// `cert show` of a token key without a certificate shows the key's public part; `cert new`
+/// refuses an id already taken, not only a label.
+#[test]
+fn a_key_without_certificate_and_an_id_already_taken() {
+    let s = start(1);
+    let hsm = Hsm::new();
+    hsm.keygen("rsa:2048", "bare", "07");
+    let mut cmd = s.graphd();
+    hsm.env(&mut cmd).env("GRAPHD_PKCS11_PIN", PIN);
+    let out = ok(cmd
+        .args(["cert", "show", "pkcs11:token=graphd;object=bare"])
+        .output()
+        .unwrap());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Certificate:         none on the token for this key")
+            && text.contains("Key:                 RSA 2048 bits")
+            && text.contains("object 'bare' (id %07)"),
+        "{text}"
+    );
+    let mut cmd = s.graphd();
+    hsm.env(&mut cmd).env("GRAPHD_PKCS11_PIN", PIN);
+    let out = cmd
+        .args([
+            "cert",
+            "new",
+            "--key",
+            "pkcs11:token=graphd;object=fresh;id=%07",
+            "--out-cert",
+        ])
+        .arg(s.path("fresh.pem"))
+        .output()
+        .unwrap();
+    let e = refused(&s, &out, 2, "already holds an object with id %07");
+    assert!(e.contains("never overwrites"), "{e}");
+    assert!(!s.path("fresh.pem").exists());
+}
+
 #[test]
 fn keys_and_certificates_are_checked_before_anything_is_sent() {
     let s = start(1);

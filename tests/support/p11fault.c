@@ -4,13 +4,16 @@
  * builds it with the C compiler and loads it with --pkcs11-module). Never shipped.
  *
  *   P11FAULT_LOG=FILE   append one line per C_Initialize, per C_Finalize, per C_Login and per
- *                       signing C_Sign (not the size query)
+ *                       signing C_Sign (not the size query), and `mechanism 0x..` per C_SignInit
  *   P11FAULT=...        comma-separated faults:
  *     pin-locked        the token reports CKF_USER_PIN_LOCKED and C_Login answers CKR_PIN_LOCKED
  *     login-locked      only C_Login answers CKR_PIN_LOCKED (a token that says so late)
  *     removed           C_SignInit and C_Sign answer CKR_DEVICE_REMOVED (the token pulled after
  *                       graphd found and logged in to it)
  *     no-pss            C_GetMechanismList hides CKM_SHA256_RSA_PKCS_PSS and CKM_RSA_PKCS_PSS
+ *     raw-only          C_GetMechanismList hides the mechanisms that hash on the token
+ *                       (CKM_SHA256_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS), as many smart cards
+ *                       offer only CKM_RSA_PKCS(_PSS) over a digest made by the caller
  *     no-slots          C_GetSlotList lists nothing (no token, ever)
  *     no-slots-once     C_GetSlotList lists nothing until the module is initialized again (as
  *                       SoftHSM's file store shows a token another process is writing); the
@@ -97,6 +100,11 @@ static CK_RV shim_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR 
 }
 
 static CK_RV shim_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key) {
+    if (m != NULL) {
+        char line[64];
+        snprintf(line, sizeof line, "mechanism 0x%lx", (unsigned long)m->mechanism);
+        log_call(line);
+    }
     if (fault("removed")) return CKR_DEVICE_REMOVED;
     return real->C_SignInit(s, m, key);
 }
@@ -110,10 +118,15 @@ static CK_RV shim_Sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG len, CK_B
 
 static CK_RV shim_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count) {
     CK_RV rv = real->C_GetMechanismList(slot, list, count);
-    if (rv != CKR_OK || list == NULL || !fault("no-pss")) return rv;
+    if (rv != CKR_OK || list == NULL) return rv;
+    int no_pss = fault("no-pss"), raw_only = fault("raw-only");
+    if (!no_pss && !raw_only) return rv;
     CK_ULONG kept = 0;
     for (CK_ULONG i = 0; i < *count; i++) {
-        if (list[i] != CKM_SHA256_RSA_PKCS_PSS && list[i] != CKM_RSA_PKCS_PSS) list[kept++] = list[i];
+        CK_MECHANISM_TYPE t = list[i];
+        int hide = (no_pss && (t == CKM_SHA256_RSA_PKCS_PSS || t == CKM_RSA_PKCS_PSS)) ||
+                   (raw_only && (t == CKM_SHA256_RSA_PKCS_PSS || t == CKM_SHA256_RSA_PKCS));
+        if (!hide) list[kept++] = t;
     }
     *count = kept;
     return rv;
