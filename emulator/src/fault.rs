@@ -26,6 +26,9 @@ pub enum FaultKind {
     TruncatedBody,
     /// Graph: `200` with an HTML body (a captive portal or a proxy's login page).
     NonJson200,
+    /// Graph: `200` `text/plain` with these bytes (a report's CSV, a `$value`), for what a
+    /// client does with a body that is not JSON.
+    TextBody(Vec<u8>),
     /// Graph: `502` with an HTML body, as a proxy answers when the upstream fails.
     Html502,
     /// Graph: headers and half of the real page, then nothing for `secs` seconds, then the rest.
@@ -67,6 +70,7 @@ impl FaultKind {
             Self::ResetMidBody => "reset_mid_body",
             Self::TruncatedBody => "truncated_body",
             Self::NonJson200 => "non_json_200",
+            Self::TextBody(_) => "text_body",
             Self::Html502 => "html_502",
             Self::Stall { .. } => "stall",
             Self::ForeignNextLink => "foreign_next_link",

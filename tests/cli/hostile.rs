@@ -574,6 +574,43 @@ fn cert_show_takes_any_date() {
     }
 }
 
+/// Gap 4, `get`'s body that is not JSON: passed through byte for byte to a pipe or a file
+/// (a report's CSV, a photo), shown with its control characters escaped on a terminal.
+#[test]
+fn a_non_json_body_is_untouched_in_a_pipe_and_escaped_on_a_terminal() {
+    let s = start(1);
+    let body = b"name,title\r\n\x1b]0;owned\x07\x1b[2Jx,\xc2\x9b31m\xe2\x80\xaey\r\n".to_vec();
+    s.emu
+        .set_fault(Fault::always(FaultKind::TextBody(body.clone())));
+    let out = ok(s
+        .graphd_secret()
+        .args(["get", "/reports/getOffice365ActiveUserDetail(period='D7')"])
+        .output()
+        .unwrap());
+    assert_eq!(out.stdout, body, "the same bytes through a pipe");
+    let mut cmd = s.std_graphd();
+    cmd.env("AZURE_CLIENT_SECRET", &s.emu.info().client_secret)
+        .env("NO_COLOR", "1");
+    let out = super::keyring::on_terminal(
+        cmd,
+        &["get", "/reports/getOffice365ActiveUserDetail(period='D7')"],
+        &[],
+        &[],
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("name,title"), "{shown}");
+    assert!(shown.contains("\\u{1b}]0;owned"), "escaped: {shown}");
+    let raw = shown
+        .chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n' && c != '\r' && c != '\t')
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+        })
+        .count();
+    assert_eq!(raw, 0, "nothing reaches the terminal raw: {shown:?}");
+}
+
 /// A `-o json` listing that fails part-way leaves `[` unterminated on purpose: stdout is then
 /// not valid JSON, so a consumer that ignores the exit code still cannot take a partial
 /// listing for a complete one. JSON lines written before the failure are whole.

@@ -1,5 +1,6 @@
 //! How an armed fault changes a Graph answer (the fault suite, see `crate::fault`): faults that
-//! answer in the endpoint's place (an HTML 200, a proxy's 502, a redirect to another origin)
+//! answer in the endpoint's place (an HTML 200, a plain-text body, a proxy's 502, a redirect to
+//! another origin)
 //! and faults that damage a computed page (a foreign or repeated nextLink, padding, a body that
 //! is reset, truncated or stalls half-way). It decides nothing about *whether* a fault fires.
 
@@ -11,8 +12,13 @@ use axum::response::Response;
 
 /// A fault that answers in the endpoint's place: no page is computed.
 pub(super) fn replacing_fault(s: &Shared, fault: &FaultKind, uri: &Uri) -> Option<Response> {
+    let mut content_type = "text/html; charset=utf-8";
     let (status, body, location) = match fault {
         FaultKind::NonJson200 => (StatusCode::OK, fault::html("Sign in to continue"), None),
+        FaultKind::TextBody(bytes) => {
+            content_type = "text/plain; charset=utf-8";
+            (StatusCode::OK, bytes.clone(), None)
+        }
         FaultKind::Html502 => (
             StatusCode::BAD_GATEWAY,
             fault::html("502 Bad Gateway"),
@@ -30,10 +36,8 @@ pub(super) fn replacing_fault(s: &Shared, fault: &FaultKind, uri: &Uri) -> Optio
     };
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         r.headers_mut().insert(header::LOCATION, l);
     }
