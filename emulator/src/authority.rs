@@ -194,6 +194,10 @@ async fn handle(
                 rec.error_code = Some(e.code);
                 ctx.error(&s, &e)
             }
+            Some(FaultKind::TokenRaw(answer)) => {
+                rec.status = answer.status;
+                answer.response()
+            }
             Some(FaultKind::TokenRedirectToForeign) => {
                 let mut r = ctx.respond(StatusCode::TEMPORARY_REDIRECT, Vec::new());
                 if let Ok(l) = HeaderValue::from_str(&format!("{}{path}", s.foreign_url)) {

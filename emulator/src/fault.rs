@@ -54,12 +54,46 @@ pub enum FaultKind {
     TokenUnavailable,
     /// Token endpoint: `307` to the same path on the foreign listener.
     TokenRedirectToForeign,
+    /// Graph: this answer, verbatim, in the endpoint's place (a hostile server's).
+    GraphRaw(RawAnswer),
+    /// Token endpoint: this answer, verbatim, in the endpoint's place (a hostile server's).
+    TokenRaw(RawAnswer),
+}
+
+/// An answer a hostile server gives: status, headers (values as bytes: HTTP allows obs-text,
+/// such as UTF-8 C1 controls) and body, sent as they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl RawAnswer {
+    /// The response it is; headers HTTP cannot carry are left out.
+    pub(crate) fn response(&self) -> axum::response::Response {
+        let mut r = axum::response::Response::new(Body::from(self.body.clone()));
+        *r.status_mut() = axum::http::StatusCode::from_u16(self.status)
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        for (name, value) in &self.headers {
+            if let (Ok(n), Ok(v)) = (
+                axum::http::HeaderName::from_bytes(name.as_bytes()),
+                axum::http::HeaderValue::from_bytes(value),
+            ) {
+                r.headers_mut().append(n, v);
+            }
+        }
+        r
+    }
 }
 
 impl FaultKind {
     /// Whether the token endpoint (not Graph) counts and serves this fault.
     pub fn is_token(&self) -> bool {
-        matches!(self, Self::TokenUnavailable | Self::TokenRedirectToForeign)
+        matches!(
+            self,
+            Self::TokenUnavailable | Self::TokenRedirectToForeign | Self::TokenRaw(_)
+        )
     }
 
     /// A short name for the request log.
@@ -71,6 +105,8 @@ impl FaultKind {
             Self::TruncatedBody => "truncated_body",
             Self::NonJson200 => "non_json_200",
             Self::TextBody(_) => "text_body",
+            Self::GraphRaw(_) => "graph_raw",
+            Self::TokenRaw(_) => "token_raw",
             Self::Html502 => "html_502",
             Self::Stall { .. } => "stall",
             Self::ForeignNextLink => "foreign_next_link",

@@ -45,7 +45,7 @@ mod tls;
 mod util;
 
 pub use directory::DirectoryError;
-pub use fault::{Fault, FaultKind};
+pub use fault::{Fault, FaultKind, RawAnswer};
 pub use federation::FederatedTokenSpec;
 pub use graph::delta::DEFAULT_DELTA_PAGE_SIZE;
 pub use info::Info;

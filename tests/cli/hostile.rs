@@ -574,6 +574,79 @@ fn cert_show_takes_any_date() {
     }
 }
 
+/// Gap 4, every field of an error a hostile server sends reaches stderr escaped: Entra's
+/// `error`, `error_description`, `trace_id`, `correlation_id`; Graph's `error.code`,
+/// `error.message`, `request-id` and `date` (headers may carry UTF-8 C1 controls).
+#[test]
+fn hostile_error_fields_reach_stderr_escaped() {
+    use graphd_emulator::RawAnswer;
+    let s = start(1);
+    let raw_count = |text: &str| {
+        text.chars()
+            .filter(|&c| {
+                (c.is_control() && c != '\n' && c != '\r' && c != '\t')
+                    || ('\u{202a}'..='\u{202e}').contains(&c)
+            })
+            .count()
+    };
+    let json = |v: serde_json::Value| serde_json::to_vec(&v).unwrap();
+    let evil = |tag: &str| format!("{tag}\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}31m\u{202e}");
+    s.emu
+        .set_fault(Fault::always(FaultKind::TokenRaw(RawAnswer {
+            status: 401,
+            headers: vec![("content-type".into(), b"application/json".to_vec())],
+            body: json(serde_json::json!({
+                "error": evil("invalid_client"),
+                "error_description": evil("AADSTS7000215: Invalid client secret provided."),
+                "error_codes": [7000215],
+                "trace_id": evil("trace"),
+                "correlation_id": evil("corr"),
+            })),
+        })));
+    let out = s
+        .graphd_secret()
+        .args(["users", "--no-token-cache", "--max-retries", "0"])
+        .output()
+        .unwrap();
+    let e = stderr_of(&out);
+    assert_ne!(out.status.code(), Some(0), "{e}");
+    assert!(
+        e.contains("trace") && e.contains("corr"),
+        "the ids are shown: {e}"
+    );
+    assert!(e.contains("\\u{1b}]0;owned"), "escaped, not dropped: {e}");
+    assert_eq!(raw_count(&e), 0, "{e:?}");
+
+    s.emu
+        .set_fault(Fault::always(FaultKind::GraphRaw(RawAnswer {
+            status: 403,
+            headers: vec![
+                ("content-type".into(), b"application/json".to_vec()),
+                (
+                    "request-id".into(),
+                    "rid\u{9b}31m\u{202e}".as_bytes().to_vec(),
+                ),
+                ("date".into(), "Mon\u{9b}2J".as_bytes().to_vec()),
+            ],
+            body: json(serde_json::json!({
+                "error": {
+                    "code": evil("Authorization_RequestDenied"),
+                    "message": evil("Insufficient privileges"),
+                    "innerError": {"request-id": evil("inner"), "date": evil("2026")},
+                }
+            })),
+        })));
+    let out = s
+        .graphd_secret()
+        .args(["users", "--no-token-cache", "--max-retries", "0"])
+        .output()
+        .unwrap();
+    let e = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{e}");
+    assert!(e.contains("Authorization_RequestDenied"), "{e}");
+    assert_eq!(raw_count(&e), 0, "{e:?}");
+}
+
 /// Gap 4, `get`'s body that is not JSON: passed through byte for byte to a pipe or a file
 /// (a report's CSV, a photo), shown with its control characters escaped on a terminal.
 #[test]

@@ -12,6 +12,9 @@ use axum::response::Response;
 
 /// A fault that answers in the endpoint's place: no page is computed.
 pub(super) fn replacing_fault(s: &Shared, fault: &FaultKind, uri: &Uri) -> Option<Response> {
+    if let FaultKind::GraphRaw(answer) = fault {
+        return Some(answer.response());
+    }
     let mut content_type = "text/html; charset=utf-8";
     let (status, body, location) = match fault {
         FaultKind::NonJson200 => (StatusCode::OK, fault::html("Sign in to continue"), None),
