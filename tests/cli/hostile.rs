@@ -647,6 +647,60 @@ fn hostile_error_fields_reach_stderr_escaped() {
     assert_eq!(raw_count(&e), 0, "{e:?}");
 }
 
+/// Gap 4, `cert list`'s key fields come from Graph (another owner of the app may have named
+/// a key): shown escaped, in the table and in `--json`.
+#[test]
+fn cert_list_shows_hostile_key_fields_escaped() {
+    use graphd_emulator::RawAnswer;
+    let s = start(1);
+    let evil = "k\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}31m\u{202e}";
+    let app = serde_json::json!({
+        "id": "11111111-2222-3333-4444-555555555555",
+        "appId": s.emu.info().client_id,
+        "keyCredentials": [{
+            "keyId": evil,
+            "customKeyIdentifier": evil,
+            "displayName": evil,
+            "startDateTime": evil,
+            "endDateTime": evil,
+            "type": "AsymmetricX509Cert",
+            "usage": "Verify",
+        }],
+    });
+    s.emu
+        .set_fault(Fault::always(FaultKind::GraphRaw(RawAnswer {
+            status: 200,
+            headers: vec![("content-type".into(), b"application/json".to_vec())],
+            body: serde_json::to_vec(&app).unwrap(),
+        })));
+    for extra in [&[][..], &["--json"]] {
+        let out = ok(s
+            .graphd_cert()
+            .args([
+                "cert",
+                "list",
+                "--app-object-id",
+                "11111111-2222-3333-4444-555555555555",
+            ])
+            .args(extra)
+            .output()
+            .unwrap());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let raw = text
+            .chars()
+            .filter(|&c| {
+                (c.is_control() && c != '\n' && c != '\r' && c != '\t')
+                    || ('\u{202a}'..='\u{202e}').contains(&c)
+            })
+            .count();
+        assert!(
+            text.contains("owned"),
+            "{extra:?}: the key is listed: {text}"
+        );
+        assert_eq!(raw, 0, "{extra:?}: {text:?}");
+    }
+}
+
 /// Gap 4, `get`'s body that is not JSON: passed through byte for byte to a pipe or a file
 /// (a report's CSV, a photo), shown with its control characters escaped on a terminal.
 #[test]
