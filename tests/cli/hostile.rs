@@ -246,6 +246,27 @@ fn symlinks_in_the_cache_are_not_followed() {
         stderr_of(&out)
     );
     assert!(!victim.exists(), "the lock's symlink target was created");
+
+    // An entry that is a symlink, even to a valid entry, is not read: a new token is fetched.
+    std::fs::remove_file(&lock).unwrap();
+    users_within(&s, 30);
+    let entry = cache_file(&s, "tok");
+    let moved = s.path("entry-elsewhere");
+    std::fs::rename(&entry, &moved).unwrap();
+    let before = std::fs::read(&moved).unwrap();
+    symlink(&moved, &entry).unwrap();
+    let tokens = s.token_requests();
+    users_within(&s, 30);
+    assert_eq!(
+        s.token_requests(),
+        tokens + 1,
+        "the symlinked entry was not used"
+    );
+    assert_eq!(
+        std::fs::read(&moved).unwrap(),
+        before,
+        "its target is untouched"
+    );
 }
 
 /// `openssl ARGS`, which must succeed.
